@@ -1,0 +1,242 @@
+"""Turn an Airflow connection into a validated, typed MetaStudio configuration.
+
+The extras are an explicit allowlist: a misspelt key (``projectid``) fails loudly here instead
+of being forwarded as an HTTP header, which is what plain ``HttpHook`` would do.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from metastudio_provider.exceptions import MetaStudioConfigError
+
+AuthMethod = Literal["aksk", "token"]
+
+DEFAULT_CONNECT_TIMEOUT = 10.0
+DEFAULT_READ_TIMEOUT = 60.0
+DEFAULT_RETRY_LIMIT = 5
+DEFAULT_RETRY_DELAY = 1.0
+DEFAULT_RETRY_MAX_DELAY = 60.0
+DEFAULT_RETRY_DEADLINE = 600.0
+DEFAULT_IAM_ENDPOINT = "https://iam.myhuaweicloud.com"
+
+# Every extra the connection may carry, with a one-line description (used in error messages
+# and mirrored by the connection form in ``get_provider_info``).
+ALLOWED_EXTRAS: dict[str, str] = {
+    "project_id": "MetaStudio project id (required)",
+    "auth_method": "'aksk' (default) or 'token'",
+    "iam_endpoint": "IAM endpoint for token auth, e.g. https://iam.cn-north-4.myhuaweicloud.com",
+    "domain_name": "account (domain) name, token auth",
+    "user_name": "IAM user name, token auth",
+    "app_user_id": "sent as X-App-UserId on every API call",
+    "connect_timeout": "seconds to establish a connection (default 10)",
+    "read_timeout": "seconds to wait for a response (default 60)",
+    "retry_limit": "retries after the first attempt (default 5)",
+    "retry_delay": "base of the exponential backoff, seconds (default 1)",
+    "retry_max_delay": "longest single wait between attempts, seconds (default 60)",
+    "retry_deadline": "total time budget for one call including retries, seconds (default 600)",
+    "verify": "TLS verification: true (default), false, or a CA bundle path",
+}
+
+_PROJECT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# X-App-UserId: 1-256 printable ASCII characters (no Chinese, no control characters).
+_APP_USER_ID = re.compile(r"^[\x21-\x7e]{1,256}$")
+
+
+@dataclass(frozen=True)
+class MetaStudioConnectionConfig:
+    """Everything the hook needs from the connection; ``repr`` never shows secrets."""
+
+    conn_id: str
+    base_url: str
+    project_id: str
+    auth_method: AuthMethod
+    access_key: str | None = field(default=None, repr=False)
+    secret_key: str | None = field(default=None, repr=False)
+    iam_endpoint: str | None = None
+    domain_name: str | None = None
+    user_name: str | None = None
+    iam_password: str | None = field(default=None, repr=False)
+    app_user_id: str | None = None
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    read_timeout: float = DEFAULT_READ_TIMEOUT
+    retry_limit: int = DEFAULT_RETRY_LIMIT
+    retry_delay: float = DEFAULT_RETRY_DELAY
+    retry_max_delay: float = DEFAULT_RETRY_MAX_DELAY
+    retry_deadline: float = DEFAULT_RETRY_DEADLINE
+    verify: bool | str = True
+
+    @property
+    def timeout(self) -> tuple[float, float]:
+        return (self.connect_timeout, self.read_timeout)
+
+
+def config_from_connection(conn: Any) -> MetaStudioConnectionConfig:
+    """Validate ``conn`` (an Airflow ``Connection``) and build the config, naming every problem."""
+    conn_id = conn.conn_id or "<unnamed>"
+    extras = _extras(conn, conn_id)
+    unknown = sorted(set(extras) - set(ALLOWED_EXTRAS))
+    if unknown:
+        allowed = ", ".join(sorted(ALLOWED_EXTRAS))
+        raise MetaStudioConfigError(
+            f"Connection {conn_id!r} has unknown extra field(s) {', '.join(unknown)}; "
+            f"allowed extras are: {allowed}. Nothing is forwarded as an HTTP header."
+        )
+    problems: list[str] = []
+    base_url = _base_url(conn, problems)
+
+    project_id = _string(extras, "project_id", problems)
+    if project_id is None:
+        problems.append("extra 'project_id' is required")
+    elif not _PROJECT_ID.match(project_id):
+        problems.append("extra 'project_id' must be 1-64 letters, digits, '-' or '_'")
+
+    auth_method = (_string(extras, "auth_method", problems) or "aksk").lower()
+    if auth_method not in ("aksk", "token"):
+        problems.append(f"extra 'auth_method' must be 'aksk' or 'token', got {auth_method!r}")
+
+    app_user_id = _string(extras, "app_user_id", problems)
+    if app_user_id is not None and not _APP_USER_ID.match(app_user_id):
+        problems.append("extra 'app_user_id' (X-App-UserId) must be 1-256 printable ASCII characters without spaces")
+
+    numbers = {
+        "connect_timeout": _number(extras, "connect_timeout", DEFAULT_CONNECT_TIMEOUT, problems),
+        "read_timeout": _number(extras, "read_timeout", DEFAULT_READ_TIMEOUT, problems),
+        "retry_delay": _number(extras, "retry_delay", DEFAULT_RETRY_DELAY, problems, allow_zero=True),
+        "retry_max_delay": _number(extras, "retry_max_delay", DEFAULT_RETRY_MAX_DELAY, problems, allow_zero=True),
+        "retry_deadline": _number(extras, "retry_deadline", DEFAULT_RETRY_DEADLINE, problems),
+    }
+    retry_limit = _integer(extras, "retry_limit", DEFAULT_RETRY_LIMIT, problems)
+    verify = _verify(extras.get("verify", True), problems)
+
+    token_fields: dict[str, str | None] = {}
+    if auth_method == "token":
+        token_fields = {
+            "iam_endpoint": _string(extras, "iam_endpoint", problems) or DEFAULT_IAM_ENDPOINT,
+            "domain_name": _string(extras, "domain_name", problems),
+            "user_name": _string(extras, "user_name", problems),
+        }
+        for name in ("domain_name", "user_name"):
+            if not token_fields[name]:
+                problems.append(f"extra {name!r} is required when auth_method is 'token'")
+        if not conn.password:
+            problems.append("the password field must hold the IAM password when auth_method is 'token'")
+        if not str(token_fields["iam_endpoint"]).startswith(("http://", "https://")):
+            problems.append("extra 'iam_endpoint' must be an http(s) URL")
+    else:
+        if not conn.login:
+            problems.append("the login field must hold the access key (AK)")
+        if not conn.password:
+            problems.append("the password field must hold the secret key (SK)")
+
+    if problems:
+        raise MetaStudioConfigError(f"Connection {conn_id!r} is not usable: " + "; ".join(problems))
+
+    if auth_method == "token":
+        return MetaStudioConnectionConfig(
+            conn_id=conn_id,
+            base_url=base_url,
+            project_id=str(project_id),
+            auth_method="token",
+            iam_password=conn.password,
+            app_user_id=app_user_id,
+            retry_limit=retry_limit,
+            verify=verify,
+            **token_fields,  # type: ignore[arg-type]
+            **numbers,
+        )
+    return MetaStudioConnectionConfig(
+        conn_id=conn_id,
+        base_url=base_url,
+        project_id=str(project_id),
+        auth_method="aksk",
+        access_key=conn.login,
+        secret_key=conn.password,
+        app_user_id=app_user_id,
+        retry_limit=retry_limit,
+        verify=verify,
+        **numbers,
+    )
+
+
+def _extras(conn: Any, conn_id: str) -> dict[str, Any]:
+    try:
+        extras = conn.extra_dejson
+    except Exception as exc:  # malformed JSON in the extra field
+        raise MetaStudioConfigError(f"Connection {conn_id!r}: the extra field is not valid JSON") from exc
+    if not isinstance(extras, dict):
+        raise MetaStudioConfigError(f"Connection {conn_id!r}: the extra field must be a JSON object")
+    return extras
+
+
+def _base_url(conn: Any, problems: list[str]) -> str:
+    host = (conn.host or "").strip().rstrip("/")
+    if not host:
+        problems.append("the host field must hold the MetaStudio endpoint URL")
+        return ""
+    if "://" not in host:
+        host = f"{conn.schema or 'https'}://{host}"
+    if not host.startswith(("http://", "https://")):
+        problems.append(f"the host field must be an http(s) URL, got scheme of {host.split('://')[0]!r}")
+    if conn.port:
+        host = f"{host}:{conn.port}"
+    return host
+
+
+def _string(extras: dict[str, Any], key: str, problems: list[str]) -> str | None:
+    value = extras.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        problems.append(f"extra {key!r} must be a string, got {type(value).__name__}")
+        return None
+    return value.strip()
+
+
+def _number(
+    extras: dict[str, Any], key: str, default: float, problems: list[str], *, allow_zero: bool = False
+) -> float:
+    value = extras.get(key, default)
+    try:
+        number = float(value)
+        if isinstance(value, bool):
+            raise TypeError
+    except (TypeError, ValueError):
+        problems.append(f"extra {key!r} must be a number of seconds, got {value!r}")
+        return default
+    if number < 0 or (number == 0 and not allow_zero):
+        problems.append(f"extra {key!r} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
+        return default
+    return number
+
+
+def _integer(extras: dict[str, Any], key: str, default: int, problems: list[str]) -> int:
+    value = extras.get(key, default)
+    try:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError
+        number = int(value)
+    except (TypeError, ValueError):
+        problems.append(f"extra {key!r} must be a whole number, got {value!r}")
+        return default
+    if not 0 <= number <= 100:
+        problems.append(f"extra {key!r} must be between 0 and 100, got {value!r}")
+        return default
+    return number
+
+
+def _verify(value: Any, problems: list[str]) -> bool | str:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("true", "1", "yes"):
+            return True
+        if lowered in ("false", "0", "no"):
+            return False
+        if lowered:
+            return value.strip()  # path to a CA bundle
+    problems.append(f"extra 'verify' must be true, false or a CA bundle path, got {value!r}")
+    return True
