@@ -6,6 +6,7 @@ of being forwarded as an HTTP header, which is what plain ``HttpHook`` would do.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -162,10 +163,16 @@ def config_from_connection(conn: Any) -> MetaStudioConnectionConfig:
 
 
 def _extras(conn: Any, conn_id: str) -> dict[str, Any]:
+    # Airflow's ``extra_dejson`` silently turns malformed JSON into {}; we want the real reason.
+    raw = conn.extra
+    if not raw:
+        return {}
     try:
-        extras = conn.extra_dejson
-    except Exception as exc:  # malformed JSON in the extra field
-        raise MetaStudioConfigError(f"Connection {conn_id!r}: the extra field is not valid JSON") from exc
+        extras = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError as exc:
+        raise MetaStudioConfigError(
+            f"Connection {conn_id!r}: the extra field is not valid JSON ({exc.msg} at position {exc.pos})"
+        ) from None
     if not isinstance(extras, dict):
         raise MetaStudioConfigError(f"Connection {conn_id!r}: the extra field must be a JSON object")
     return extras
