@@ -1,0 +1,191 @@
+"""Admin API under ``/_sandbox/``: inspection and control for tests and demos (no MetaStudio auth)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from metastudio_sandbox.errors import ApiError
+from metastudio_sandbox.schemas import parse_json_body
+from metastudio_sandbox.states import STATES
+from metastudio_sandbox.timeutil import rfc3339
+from metastudio_sandbox.views import operation_log
+
+if TYPE_CHECKING:
+    from metastudio_sandbox.app import Sandbox
+
+ADMIN_BAD_REQUEST = "SANDBOX.0400"
+ADMIN_NOT_FOUND = "SANDBOX.0404"
+
+
+def _bad(message: str) -> ApiError:
+    return ApiError(400, ADMIN_BAD_REQUEST, message)
+
+
+async def _body(request: Request) -> Any:
+    return parse_json_body(await request.body())
+
+
+def build_admin_router(sandbox: Sandbox) -> APIRouter:
+    router = APIRouter(prefix="/_sandbox")
+
+    def inspect(request: Request, job_id: str) -> dict[str, Any]:
+        job = sandbox.store.get_job(job_id)
+        if job is None:
+            raise ApiError(404, ADMIN_NOT_FOUND, f"no job {job_id}")
+        return {
+            "job": sandbox.jobs.show(job_id, sandbox.base_url(request)),
+            "internal": job["_meta"],
+            "files": [record.to_json() for record in sandbox.store.files_of(job_id)],
+            "urls": [
+                {"asset": url.asset, "part": url.part, "status": url.status, "expires": url.expires,
+                 "content_type": url.content_type}
+                for url in sandbox.store.urls_of(job_id)
+            ],
+        }
+
+    @router.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/settings")
+    async def get_settings() -> dict[str, Any]:
+        return sandbox.settings.public_view()
+
+    @router.patch("/settings")
+    async def patch_settings(request: Request) -> dict[str, Any]:
+        body = await _body(request)
+        if not isinstance(body, dict):
+            raise _bad("settings body must be an object")
+        for key, value in body.items():
+            if key not in sandbox.settings.MUTABLE or not isinstance(value, int | float) or value < 0:
+                raise _bad(f"{key}: only {', '.join(sandbox.settings.MUTABLE)} (non-negative numbers) can be set")
+        for key, value in body.items():
+            setattr(sandbox.settings, key, float(value))
+        sandbox.authenticator.verifier.max_skew = sandbox.settings.clock_skew
+        return sandbox.settings.public_view()
+
+    @router.get("/jobs")
+    async def list_jobs(request: Request) -> dict[str, Any]:
+        jobs = sorted(sandbox.store.all_jobs(), key=lambda job: job["create_time"])
+        return {"jobs": [inspect(request, job["job_id"]) for job in jobs]}
+
+    @router.get("/jobs/{job_id}")
+    async def get_job(request: Request, job_id: str) -> dict[str, Any]:
+        return inspect(request, job_id)
+
+    @router.put("/jobs/{job_id}/state")
+    async def set_state(request: Request, job_id: str) -> dict[str, Any]:
+        """Move a job by hand, e.g. to simulate a resubmission done in the console."""
+        body = await _body(request)
+        job = sandbox.store.get_job(job_id)
+        if job is None:
+            raise ApiError(404, ADMIN_NOT_FOUND, f"no job {job_id}")
+        if not isinstance(body, dict) or body.get("state") not in STATES:
+            raise _bad("body must be {\"state\": <documented job state>, \"log_type\"?: ..., ...}")
+        job["state"] = body["state"]
+        job["_meta"]["review_due"] = None
+        if body.get("log_type"):
+            job["operation_logs"].append(operation_log(
+                rfc3339(), str(body["log_type"]), str(body.get("operate_user", "ADMIN")),
+                str(body.get("log_description", "")), body.get("error_code")))
+        if "asset_id" in body:
+            job["asset_id"] = body["asset_id"]
+        sandbox.store.put_job(job)
+        return inspect(request, job_id)
+
+    @router.delete("/jobs/{job_id}")
+    async def delete_job(job_id: str) -> Response:
+        if not sandbox.store.delete_job(job_id):
+            raise ApiError(404, ADMIN_NOT_FOUND, f"no job {job_id}")
+        return Response(status_code=204)
+
+    @router.post("/reset")
+    async def reset(request: Request) -> dict[str, Any]:
+        """Forget everything (jobs, files, webhooks, faults, request log); seed the given or default scenario."""
+        body = await _body(request)
+        try:
+            ids = sandbox.reset(body or None)
+        except ValueError as exc:
+            raise _bad(str(exc)) from None
+        return {"job_ids": ids}
+
+    @router.post("/scenario")
+    async def load(request: Request) -> dict[str, Any]:
+        """Add the scenario's jobs (a job with an existing id is replaced)."""
+        body = await _body(request)
+        try:
+            return {"job_ids": sandbox.load(body)}
+        except ValueError as exc:
+            raise _bad(str(exc)) from None
+
+    @router.get("/faults")
+    async def get_faults() -> dict[str, Any]:
+        return sandbox.faults.view()
+
+    @router.put("/faults/{operation}")
+    async def set_fault(request: Request, operation: str) -> dict[str, Any]:
+        body = await _body(request)
+        try:
+            if not isinstance(body, dict):
+                raise ValueError("body must be an object of fault settings")
+            sandbox.faults.set_fault(operation, body)
+        except ValueError as exc:
+            raise _bad(str(exc)) from None
+        return sandbox.faults.view()
+
+    @router.delete("/faults")
+    @router.delete("/faults/{operation}")
+    async def clear_faults(operation: str = "*") -> dict[str, Any]:
+        try:
+            sandbox.faults.clear_faults(operation)
+        except ValueError as exc:
+            raise _bad(str(exc)) from None
+        return sandbox.faults.view()
+
+    @router.put("/throttles/{operation}")
+    async def set_throttle(request: Request, operation: str) -> dict[str, Any]:
+        body = await _body(request)
+        try:
+            if not isinstance(body, dict) or not isinstance(body.get("rate"), int | float):
+                raise ValueError("body must be {\"rate\": per-second, \"burst\"?: n}")
+            sandbox.faults.set_throttle(operation, float(body["rate"]), body.get("burst"))
+        except ValueError as exc:
+            raise _bad(str(exc)) from None
+        return sandbox.faults.view()
+
+    @router.delete("/throttles")
+    @router.delete("/throttles/{operation}")
+    async def clear_throttles(operation: str = "*") -> dict[str, Any]:
+        try:
+            sandbox.faults.clear_throttles(operation)
+        except ValueError as exc:
+            raise _bad(str(exc)) from None
+        return sandbox.faults.view()
+
+    @router.get("/requests")
+    async def requests() -> dict[str, Any]:
+        return {"requests": sandbox.requests}
+
+    @router.delete("/requests")
+    async def clear_requests() -> Response:
+        sandbox.gateway.requests.clear()
+        return Response(status_code=204)
+
+    @router.post("/webhooks/{name}")
+    async def webhook(request: Request, name: str) -> JSONResponse:
+        seq = sandbox.store.add_webhook(name, await _body(request))
+        return JSONResponse({"seq": seq}, status_code=201)
+
+    @router.get("/webhooks/{name}")
+    async def webhooks(name: str) -> dict[str, Any]:
+        return {"name": name, "calls": sandbox.store.webhooks(name)}
+
+    @router.delete("/webhooks/{name}")
+    async def clear_webhooks(name: str) -> Response:
+        sandbox.store.clear_webhooks(name)
+        return Response(status_code=204)
+
+    return router

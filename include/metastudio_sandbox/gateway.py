@@ -1,0 +1,112 @@
+"""The outermost ASGI layer, playing API Gateway: request ids, recording, throttling, faults, routing.
+
+It runs before FastAPI so that injected drops can close the raw connection, throttled requests never
+reach the app, and uploads bypass the framework on their fast path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import uuid
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from metastudio_sandbox.errors import ApiError
+from metastudio_sandbox.uploads import DOWNLOAD_PREFIX, UPLOAD_PREFIX, Receive, Scope, Send, drop_connection, send_bytes
+
+if TYPE_CHECKING:
+    from metastudio_sandbox.app import Sandbox
+
+JOBS_PATH = re.compile(r"^/v1/[^/]+/digital-human-training-manage/user/jobs(?:/(?P<job>[^/]+)(?P<cmd>/command)?)?/?$")
+_JOB_OPERATIONS = {
+    (False, False, "GET"): "list",
+    (False, False, "POST"): "create",
+    (True, False, "GET"): "show",
+    (True, False, "PUT"): "update",
+    (True, False, "DELETE"): "delete",
+    (True, True, "POST"): "command",
+}
+
+
+def classify(method: str, path: str) -> str | None:
+    """The operation name used by throttles, faults and the request log (None: not faultable)."""
+    if path.startswith(UPLOAD_PREFIX):
+        return "upload"
+    if path.startswith(DOWNLOAD_PREFIX):
+        return "download"
+    if path.rstrip("/") == "/v3/auth/tokens" and method == "POST":
+        return "token"
+    match = JOBS_PATH.match(path)
+    if match:
+        return _JOB_OPERATIONS.get((match["job"] is not None, match["cmd"] is not None, method))
+    return None
+
+
+class Gateway:
+    """ASGI app wrapping the FastAPI app of a sandbox."""
+
+    def __init__(self, sandbox: Sandbox, inner: Any) -> None:
+        self.sandbox = sandbox
+        self.inner = inner
+        self.requests: deque[dict[str, Any]] = deque(maxlen=5000)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.inner(scope, receive, send)
+            return
+        request_id = uuid.uuid4().hex
+        scope["sandbox.request_id"] = request_id
+        operation = classify(scope["method"], scope["path"])
+        entry: dict[str, Any] = {
+            "time": time.time(),
+            "request_id": request_id,
+            "method": scope["method"],
+            "path": scope["path"],  # never the query: presigned signatures live there
+            "operation": operation,
+            "status": None,
+        }
+
+        async def send_with_id(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                entry["status"] = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self._handle(scope, receive, send_with_id, operation)
+        finally:
+            entry["auth"] = scope.get("sandbox.auth")
+            if not scope["path"].startswith("/_sandbox/"):
+                self.requests.append(entry)
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send, operation: str | None) -> None:
+        if operation is None:
+            await self.inner(scope, receive, send)
+            return
+        faults = self.sandbox.faults
+        throttled = faults.throttle(operation)
+        if throttled is not None:
+            await self._error(scope, send, throttled)
+            return
+        decision = faults.decide(operation)
+        if decision.latency:
+            await asyncio.sleep(decision.latency)
+        if decision.action == "drop" or (decision.action == "disconnect" and operation != "upload"):
+            await drop_connection(receive)
+            return
+        if decision.error is not None:
+            await self._error(scope, send, decision.error)
+            return
+        if operation == "upload":
+            await self.sandbox.uploads(scope, receive, send, decision)
+        elif operation == "download":
+            await self.sandbox.downloads(scope, receive, send, decision)
+        else:
+            await self.inner(scope, receive, send)
+
+    @staticmethod
+    async def _error(scope: Scope, send: Send, error: ApiError) -> None:
+        headers = {"content-type": "application/json", **error.headers}
+        await send_bytes(send, error.status, error.body(scope["sandbox.request_id"]), headers)

@@ -1,0 +1,74 @@
+"""The deterministic automatic review that follows SUBMITVERIFYING.
+
+Rules, all checked, reported in one SYSTEM_VERIFY_FAILED log entry (error_code of the first):
+the confirmed training video exists and starts like an MP4 (``ftyp`` at bytes 4-8); both ID card
+images exist and are JPEG/PNG; the authorization letter exists and is PDF/JPEG/PNG; with
+``audio_source_type`` AUDIO, the audio is a zip; and no asset is byte-identical to one that an
+earlier (seeded) review rejected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from metastudio_sandbox.assets import SNIFF_BYTES, sniff
+from metastudio_sandbox.store import Store
+
+CODE_VIDEO_MISSING = "44005903"
+CODE_VIDEO_FORMAT = "44005904"
+CODE_ID_MISSING = "44005905"
+CODE_ID_FORMAT = "44005906"
+CODE_LETTER_MISSING = "44005907"
+CODE_LETTER_FORMAT = "44005908"
+CODE_AUDIO = "44005910"
+
+_IMAGE = ("jpeg", "png")
+_LETTER = ("pdf", "jpeg", "png")
+
+
+@dataclass(frozen=True)
+class Finding:
+    error_code: str
+    description: str
+
+
+def _head(store: Store, job_id: str, asset: str) -> bytes | None:
+    path = store.file_path(job_id, asset, 0)
+    if not store.files_of(job_id, asset) or not path.is_file():
+        return None
+    with path.open("rb") as handle:
+        return handle.read(SNIFF_BYTES)
+
+
+def review(job: dict[str, Any], store: Store) -> list[Finding]:
+    """Every reason the job fails the automatic review; empty means it passes."""
+    job_id = job["job_id"]
+    meta = job["_meta"]
+    findings: list[Finding] = []
+    video = _head(store, job_id, "training_video") if meta.get("video_confirmed") else None
+    if video is None:
+        findings.append(Finding(
+            CODE_VIDEO_MISSING, "Training video missing: upload every part and send CONFIRM_MULTIPART_UPLOADED"))
+    elif sniff(video) != "mp4":
+        findings.append(Finding(CODE_VIDEO_FORMAT, "Training video is not an MP4 file"))
+    for asset, side in (("id_card_image1", "front (portrait side)"), ("id_card_image2", "back (emblem side)")):
+        head = _head(store, job_id, asset)
+        if head is None:
+            findings.append(Finding(CODE_ID_MISSING, f"ID card {side} image missing"))
+        elif sniff(head) not in _IMAGE:
+            findings.append(Finding(CODE_ID_FORMAT, f"ID card {side} image must be JPEG or PNG"))
+    letter = _head(store, job_id, "grant_file")
+    if letter is None:
+        findings.append(Finding(CODE_LETTER_MISSING, "Authorization letter missing"))
+    elif sniff(letter) not in _LETTER:
+        findings.append(Finding(CODE_LETTER_FORMAT, "Authorization letter must be PDF, JPG/JPEG or PNG"))
+    if job.get("audio_source_type") == "AUDIO":
+        audio = _head(store, job_id, "audio")
+        if audio is None or sniff(audio) != "zip":
+            findings.append(Finding(CODE_AUDIO, "Audio source AUDIO needs a zip of wav and txt files"))
+    current = {record.asset: record.sha256 for record in store.files_of(job_id) if record.part == 0}
+    for asset, bad in meta.get("known_bad", {}).items():
+        if current.get(asset) == bad["sha256"]:
+            findings.append(Finding(bad["error_code"], bad["log_description"]))
+    return findings
