@@ -21,9 +21,25 @@ def get_provider_info() -> dict[str, Any]:
         "hooks": [
             {
                 "integration-name": "Huawei Cloud MetaStudio",
-                "python-modules": ["metastudio_provider.hooks.metastudio"],
+                "python-modules": [
+                    "metastudio_provider.hooks.metastudio",
+                    "metastudio_provider.hooks.metastudio_async",
+                ],
             }
         ],
+        "sensors": [
+            {
+                "integration-name": "Huawei Cloud MetaStudio",
+                "python-modules": ["metastudio_provider.sensors.training_job"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": "Huawei Cloud MetaStudio",
+                "python-modules": ["metastudio_provider.triggers.training_job"],
+            }
+        ],
+        "notifications": ["metastudio_provider.notifications.webhook.MetaStudioAlertNotifier"],
         "connection-types": [
             {
                 "connection-type": "metastudio",

@@ -162,3 +162,12 @@ def test_a_broken_connection_ends_with_an_error_event(metastudio_conn) -> None:
     assert event.payload["status"] == "error"
     assert event.payload["error"]["error_type"] == "MetaStudioConfigError"
     assert "projectid" in event.payload["error"]["error_msg"]
+
+
+def test_trigger_and_notifier_are_registered_with_the_providers_manager() -> None:
+    from airflow.providers_manager import ProvidersManager
+
+    manager = ProvidersManager()
+    manager.initialize_providers_list()
+    assert "metastudio_provider.triggers.training_job" in {info.trigger_class_name for info in manager.trigger}
+    assert "metastudio_provider.notifications.webhook.MetaStudioAlertNotifier" in manager.notification
