@@ -71,8 +71,11 @@ def parse_authorization(value: str) -> tuple[str, list[str], str]:
 
 def string_to_sign(request: ReceivedRequest, signed_headers: list[str]) -> str:
     canonical_headers = "".join(f"{name}:{request.headers[name].strip()}\n" for name in signed_headers)
-    payload_hash = request.headers.get("x-sdk-content-sha256") or (
-        hashlib.sha256(request.body).hexdigest() if request.body else EMPTY_SHA256
+    # Same precedence as the SDK signer: empty body, then the declared hash, then the real one.
+    payload_hash = (
+        EMPTY_SHA256
+        if not request.body
+        else request.headers.get("x-sdk-content-sha256") or hashlib.sha256(request.body).hexdigest()
     )
     canonical = "\n".join([
         request.method.upper(),

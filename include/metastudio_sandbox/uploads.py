@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import hashlib
 import hmac
+import os
+import queue
+import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -33,8 +37,8 @@ from metastudio_sandbox.store import URL_ACTIVE, URL_USED, FileRecord, Store
 
 UPLOAD_PREFIX = "/_obs/upload/"
 DOWNLOAD_PREFIX = "/_obs/download/"
-WRITE_BUFFER = 4 * 1024 * 1024
 READ_CHUNK = 1024 * 1024
+WRITE_BATCH = 8 * 1024 * 1024
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -92,25 +96,147 @@ async def send_bytes(send: Send, status: int, body: bytes, headers: dict[str, st
 
 
 class _Sink:
-    """Hashes and writes a body to a temp file. Large writes keep syscalls and copies few."""
+    """Hashes and writes a body on a worker thread, so the event loop only moves bytes.
 
-    def __init__(self, path: Path) -> None:
+    SHA-256 (1.7 GB/s here) and the page-cache copy cost about as much CPU as receiving; on a
+    2-core machine that work has to run beside the event loop to reach 500 MB/s. ``on_pressure``
+    is called on the loop with True when more than HIGH_WATER bytes wait, False once drained.
+    """
+
+    HIGH_WATER = 64 * 1024 * 1024
+    LOW_WATER = 16 * 1024 * 1024
+
+    def __init__(self, path: Path, on_pressure: Callable[[bool], None]) -> None:
         self.path = path
-        self.sha256 = hashlib.sha256()
-        self.size = 0
-        self._file = path.open("wb", buffering=WRITE_BUFFER)
+        self.received = 0
+        self._loop = asyncio.get_running_loop()
+        self._on_pressure = on_pressure
+        self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._pending = 0
+        self._paused = False
+        self._aborted = False
+        self._result: concurrent.futures.Future[tuple[int, str]] = concurrent.futures.Future()
+        threading.Thread(target=self._work, name="sandbox-upload", daemon=True).start()
 
-    def write(self, chunk: bytes) -> None:
-        self.sha256.update(chunk)
-        self._file.write(chunk)
-        self.size += len(chunk)
+    def feed(self, chunk: bytes) -> None:
+        self.received += len(chunk)
+        self._queue.put(chunk)
+        with self._lock:
+            self._pending += len(chunk)
+            pause = not self._paused and self._pending > self.HIGH_WATER
+            self._paused = self._paused or pause
+        if pause:
+            self._on_pressure(True)
 
-    def close(self) -> None:
-        self._file.close()
+    async def finish(self) -> tuple[int, str]:
+        """Wait for every byte to be on disk; returns (size, sha256 hex)."""
+        self._queue.put(None)
+        return await asyncio.wrap_future(self._result)
 
     def discard(self) -> None:
-        self._file.close()
-        self.path.unlink(missing_ok=True)
+        """Abandon the upload; the worker deletes the partial file."""
+        self._aborted = True
+        self._queue.put(None)
+
+    def _batches(self) -> Iterator[list[bytes]]:
+        """Chunks in batches of whatever is already queued (up to WRITE_BATCH bytes), until the end."""
+        while (chunk := self._queue.get()) is not None:
+            batch, size = [chunk], len(chunk)
+            while size < WRITE_BATCH:
+                try:
+                    chunk = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if chunk is None:
+                    yield batch
+                    return
+                batch.append(chunk)
+                size += len(chunk)
+            yield batch
+
+    def _work(self) -> None:
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                for batch in self._batches():
+                    if self._aborted:
+                        break
+                    for chunk in batch:
+                        digest.update(chunk)
+                    written = sum(len(chunk) for chunk in batch)
+                    _write_all(fd, batch, written)
+                    size += written
+                    self._drained(written)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            self._aborted = True
+            self._result.set_exception(exc)
+        if self._aborted:
+            self.path.unlink(missing_ok=True)
+            if not self._result.done():
+                self._result.set_exception(ConnectionAbortedError("upload abandoned"))
+            return
+        self._result.set_result((size, digest.hexdigest()))
+
+    def _drained(self, count: int) -> None:
+        with self._lock:
+            self._pending -= count
+            resume = self._paused and self._pending < self.LOW_WATER
+            self._paused = self._paused and not resume
+        if resume:
+            self._loop.call_soon_threadsafe(self._on_pressure, False)
+
+
+def _write_all(fd: int, batch: list[bytes], total: int) -> None:
+    """One writev per batch (fewer syscalls than a write per chunk, no joining copy)."""
+    done = os.writev(fd, batch)
+    if done < total:  # short write: finish the rest plainly
+        rest = memoryview(b"".join(batch))[done:]
+        while rest:
+            rest = rest[os.write(fd, rest) :]
+
+
+class _BodyReader(asyncio.Protocol):
+    """Takes over the connection's transport while a large body streams in (uvicorn httptools only).
+
+    uvicorn's own path copies every chunk into a bytearray and through one ASGI message per 64 KiB;
+    reading the socket's chunks directly roughly halves the event loop's work per byte.
+    """
+
+    def __init__(self, sink: _Sink, length: int, limit: int | None) -> None:
+        self.sink = sink
+        self.remaining = length
+        self.limit = limit
+        self.done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self.lost: Exception | None = None
+
+    def data_received(self, data: bytes) -> None:
+        if self.done.done():
+            return
+        if len(data) > self.remaining:
+            data = data[: self.remaining]  # anything after the body would be a pipelined request
+        if self.limit is not None and self.sink.received + len(data) >= self.limit:
+            self.sink.feed(data[: self.limit - self.sink.received])
+            self.done.set_result("limit")
+            return
+        self.sink.feed(data)
+        self.remaining -= len(data)
+        if self.remaining == 0:
+            self.done.set_result("complete")
+
+    def eof_received(self) -> bool:
+        if not self.done.done():
+            self.done.set_result("lost")
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = exc
+        if not self.done.done():
+            self.done.set_result("lost")
 
 
 class UploadHandler:
@@ -130,24 +256,23 @@ class UploadHandler:
             return
         record = self.store.get_url(url_id)
         assert record is not None  # checked by _admit
-        sink = _Sink(self.store.new_temp_path())
         # A mid-upload disconnect always happens before the last byte, whatever the body size.
         limit = min(decision.disconnect_after, max(0, length - 1)) if decision.action == "disconnect" else None
-        try:
-            complete = await self._receive_body(receive, sink, length, limit)
-        except BaseException:
-            sink.discard()
-            raise
-        if not complete:
+        cycle = getattr(receive, "__self__", None)
+        if type(cycle).__module__.endswith("httptools_impl") and cycle.more_body and not cycle.disconnected:
+            outcome = await self._read_direct(cycle, length, limit)
+        else:
+            outcome = await self._read_asgi(receive, length, limit)
+        sink, state = outcome
+        if state != "complete":
             sink.discard()  # an aborted upload does not consume the URL
-            if limit is not None:
+            if state == "limit":
                 await drop_connection(receive)
             return
-        sink.close()
-        sha256 = sink.sha256.hexdigest()
+        size, sha256 = await sink.finish()
         etag = sha256[:32]  # MD5-sized; MD5 itself would halve the upload throughput
         file_record = FileRecord(
-            record.job_id, record.asset, record.part, sink.size, sha256, etag, content_type, time.time()
+            record.job_id, record.asset, record.part, size, sha256, etag, content_type, time.time()
         )
         status = await asyncio.to_thread(self.store.complete_upload, url_id, sink.path, file_record)
         if status is not None:
@@ -156,6 +281,60 @@ class UploadHandler:
                 "content-type": "application/json"})
             return
         await send_bytes(send, 200, b"", {"etag": f'"{etag}"', "x-sandbox-sha256": sha256})
+
+    async def _read_direct(self, cycle: Any, length: int, limit: int | None) -> tuple[_Sink, str]:
+        transport = cycle.transport
+        http_protocol = transport.get_protocol()
+
+        def pressure(paused: bool) -> None:
+            if transport.is_closing():
+                return
+            if paused:
+                transport.pause_reading()
+            else:
+                transport.resume_reading()
+
+        sink = _Sink(self.store.new_temp_path(), pressure)
+        reader = _BodyReader(sink, length, limit)
+        if cycle.waiting_for_100_continue:
+            transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            cycle.waiting_for_100_continue = False
+        buffered, cycle.body = bytes(cycle.body), bytearray()
+        transport.set_protocol(reader)
+        if buffered:
+            reader.data_received(buffered)
+        cycle.flow.resume_reading()
+        if not transport.is_closing():
+            transport.resume_reading()
+        state = await reader.done
+        transport.set_protocol(http_protocol)
+        cycle.more_body = False
+        cycle.keep_alive = False  # the HTTP parser never saw the body: answer, then close
+        if state == "lost":
+            http_protocol.connection_lost(reader.lost)
+        return sink, state
+
+    async def _read_asgi(self, receive: Receive, length: int, limit: int | None) -> tuple[_Sink, str]:
+        """The portable path: ASGI messages (h11, small bodies already parsed by httptools)."""
+        drained = asyncio.Event()
+        drained.set()
+        sink = _Sink(self.store.new_temp_path(), lambda paused: drained.clear() if paused else drained.set())
+        while sink.received < length:
+            if limit is not None and sink.received >= limit:
+                return sink, "limit"
+            await drained.wait()
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return sink, "lost"
+            chunk = message.get("body", b"")
+            if limit is not None and sink.received + len(chunk) >= limit:
+                sink.feed(chunk[: limit - sink.received])
+                return sink, "limit"
+            if chunk:
+                sink.feed(chunk)
+            if not message.get("more_body", False):
+                break
+        return sink, "complete" if sink.received == length else "lost"
 
     def _admit(self, scope: Scope, headers: dict[str, str]) -> tuple[str, str, int]:
         if scope["method"] != "PUT":
@@ -176,24 +355,6 @@ class UploadHandler:
                 400, OBS_CONTENT_TYPE, f"InvalidContentType: this URL needs Content-Type {record.content_type}"
             )
         return url_id, record.content_type, int(headers["content-length"])
-
-    @staticmethod
-    async def _receive_body(receive: Receive, sink: _Sink, length: int, limit: int | None) -> bool:
-        """Stream the body into ``sink``; False if the client went away or ``limit`` bytes were read."""
-        while sink.size < length:
-            if limit is not None and sink.size >= limit:
-                return False
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return False
-            chunk = message.get("body", b"")
-            if chunk:
-                sink.write(chunk)
-            if limit is not None and sink.size >= limit:
-                return False
-            if not message.get("more_body", False):
-                break
-        return sink.size == length
 
 
 def _status_error(status: str) -> ApiError:
