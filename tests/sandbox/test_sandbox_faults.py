@@ -1,0 +1,123 @@
+"""Throttling and fault injection behave exactly as set, per operation, deterministically."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+from sandbox_helpers import JPEG, MP4, OCTET, Api
+
+from metastudio_sandbox.faults import Faults, parse_fault_flag, parse_throttle_flag
+
+
+def test_throttle_answers_429_with_retry_after(api: Api) -> None:
+    api.admin("PUT", "/throttles/list", json={"rate": 0.5, "burst": 2})
+    statuses = [api.list().status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    throttled = api.list()
+    assert throttled.json()["error_code"] == "APIGW.0308"
+    assert int(throttled.headers["Retry-After"]) >= 1
+    assert throttled.headers["X-Request-Id"]
+    assert api.show(api.job_ids_in("TRAINING")[0]).status_code != 429  # other operations are not affected
+    api.admin("DELETE", "/throttles/list")
+    assert api.list().status_code == 200
+
+
+def test_throttle_refills(api: Api) -> None:
+    api.admin("PUT", "/throttles/show", json={"rate": 20, "burst": 1})
+    job_id = api.job_ids_in("TRAINING")[0]
+    assert api.show(job_id).status_code == 200
+    assert api.show(job_id).status_code == 429
+    time.sleep(0.1)
+    assert api.show(job_id).status_code == 200
+
+
+def test_error_next_with_chosen_status_and_code(api: Api) -> None:
+    api.admin("PUT", "/faults/create", json={"error_next": 2, "error_status": 503, "error_code": "MSS.00000002",
+                                             "error_msg": "busy"})
+    answers = [api.create({"name": "x"}) for _ in range(3)]
+    assert [answer.status_code for answer in answers] == [503, 503, 200]
+    assert answers[0].json() == {"error_code": "MSS.00000002", "error_msg": "busy"}
+    assert api.list(name="x").json()["count"] == 1  # the injected errors created nothing
+
+
+def test_error_rate_is_seeded_and_reproducible() -> None:
+    def pattern() -> list[bool]:
+        faults = Faults(seed=7)
+        faults.set_fault("show", {"error_rate": 0.5})
+        return [faults.decide("show").action == "error" for _ in range(40)]
+
+    first = pattern()
+    assert first == pattern()
+    assert 5 < sum(first) < 35
+
+
+def test_error_rate_over_http(api: Api) -> None:
+    api.admin("PUT", "/faults/list", json={"error_rate": 1.0, "error_status": 500})
+    assert api.list().status_code == 500
+    api.admin("PUT", "/faults/list", json={"error_rate": 0.0})
+    assert api.list().status_code == 200
+
+
+def test_added_latency(api: Api) -> None:
+    api.admin("PUT", "/faults/list", json={"latency_ms": 300})
+    started = time.perf_counter()
+    assert api.list().status_code == 200
+    assert time.perf_counter() - started >= 0.3
+
+
+def test_dropped_connection(api: Api) -> None:
+    api.admin("PUT", "/faults/command", json={"drop_next": 1})
+    job_id = api.job_ids_in("WAIT_FILE_UPLOAD")[0]
+    with pytest.raises(requests.ConnectionError):
+        api.command(job_id, "GET_MULTIPART_UPLOADED")
+    assert api.command(job_id, "GET_MULTIPART_UPLOADED").status_code == 200
+
+
+@pytest.mark.parametrize("size", [2000, 3 * 1024 * 1024])
+def test_mid_upload_disconnect_keeps_the_url_usable(api: Api, size: int) -> None:
+    created = api.create({"name": "flaky"}).json()
+    url = created["training_video_upload_url"][0]
+    body = MP4 + b"\x00" * (size - len(MP4))
+    api.admin("PUT", "/faults/upload", json={"disconnect_next": 1, "disconnect_after_bytes": size // 3})
+    with pytest.raises(requests.ConnectionError):
+        requests.put(url, data=body, headers=OCTET, timeout=5)
+    job = api.admin("GET", f"/jobs/{created['job_id']}").json()
+    assert job["files"] == []
+    assert [url["status"] for url in job["urls"] if url["asset"] == "training_video"] == ["active"]
+    assert requests.put(url, data=body, headers=OCTET, timeout=5).status_code == 200
+
+
+def test_faults_on_uploads_and_tokens(api: Api) -> None:
+    url = api.create({"name": "u"}).json()["cover_upload_url"]
+    api.admin("PUT", "/faults/upload", json={"error_next": 1, "error_status": 500, "error_code": "OBS.0500"})
+    failed = requests.put(url, data=JPEG, headers=OCTET, timeout=5)
+    assert (failed.status_code, failed.json()["error_code"]) == (500, "OBS.0500")
+    assert requests.put(url, data=JPEG, headers=OCTET, timeout=5).status_code == 200
+    api.admin("PUT", "/faults/*", json={"error_next": 1})
+    assert requests.post(f"{api.base}/v3/auth/tokens", json={}, timeout=5).status_code == 500
+
+
+def test_admin_fault_api_validates_and_clears(api: Api) -> None:
+    assert api.admin("PUT", "/faults/list", json={"error_rate": 2}).status_code == 400
+    assert api.admin("PUT", "/faults/nope", json={}).status_code == 400
+    assert api.admin("PUT", "/faults/list", json={"colour": 1}).status_code == 400
+    api.admin("PUT", "/faults/list", json={"error_next": 5})
+    api.admin("PUT", "/throttles/show", json={"rate": 1})
+    view = api.admin("GET", "/faults").json()
+    assert view["faults"]["list"]["error_next"] == 5
+    assert view["throttles"]["show"]["rate"] == 1
+    api.admin("DELETE", "/faults")
+    api.admin("DELETE", "/throttles")
+    assert api.admin("GET", "/faults").json()["faults"] == {}
+    assert api.list().status_code == 200
+
+
+def test_cli_flag_parsing() -> None:
+    assert parse_fault_flag("create:error_next=2,error_status=503") == (
+        "create", {"error_next": "2", "error_status": "503"})
+    assert parse_throttle_flag("list=5:10") == ("list", 5.0, 10.0)
+    assert parse_throttle_flag("show=2") == ("show", 2.0, None)
+    with pytest.raises(ValueError, match="OP:key=value"):
+        parse_fault_flag("create")
