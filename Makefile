@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint venv lock clean
+.PHONY: test lint venv lock clean demo
 
 venv: $(STAMP)
 
@@ -32,3 +32,7 @@ lock: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# Run the remediation DAG end to end against the local MetaStudio sandbox (see README).
+demo: $(STAMP)
+	$(BIN)/python include/demo/run_demo.py

@@ -1,0 +1,203 @@
+"""
+### MetaStudio training remediation
+
+Finds avatar-training jobs that failed review (`AUTO_VERIFY_FAILED`, `MANUAL_VERIFY_FAILED`),
+updates each job that has an entry in the corrections manifest, uploads the corrected assets
+(one mapped task per file or video part), confirms the uploads, resubmits the job for review,
+optionally waits for the verdict, then reports every job and sends **one alert** listing every
+error of the run (each `MSS.*` code with its request id). The run fails if any job failed.
+
+Runs nightly at 02:00 Asia/Shanghai; trigger it by hand with the form to pick jobs, do a dry
+run, use another manifest or wait for the review verdict. See `docs/remediation.md`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import CronTriggerTimetable, Param, TriggerRule, dag, task
+
+from metastudio_provider.operators.training_job import (
+    MetaStudioUpdateTrainingJobOperator,
+    MetaStudioUploadAssetOperator,
+)
+from metastudio_provider.sensors.training_job import MetaStudioTrainingJobSensor
+
+CONN_ID = "metastudio_default"
+ALERT_CONN_ID = "metastudio_alerts"
+POOL = "metastudio_api"
+JOB_ID_PATTERN = "^[A-Za-z0-9_-]{1,64}$"
+WATCHED_TASKS = ("find_failed_jobs", "plan", "update_job", "upload_asset", "finalize_job", "wait_for_review")
+
+
+@dag(
+    dag_id="metastudio_training_remediation",
+    schedule=CronTriggerTimetable("0 2 * * *", timezone="Asia/Shanghai"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai"),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    tags=["metastudio", "remediation"],
+    default_args={"owner": "data-engineering", "retries": 2, "retry_delay": timedelta(seconds=30)},
+    params={
+        "job_ids": Param(
+            [],
+            type="array",
+            items={"type": "string", "pattern": JOB_ID_PATTERN},
+            uniqueItems=True,
+            title="Job ids",
+            description="Fix only these jobs. Empty: every job in a verify-failed state.",
+        ),
+        "dry_run": Param(False, type="boolean", title="Dry run", description="Plan and report; change nothing."),
+        "corrections_path": Param(
+            None,
+            type=["null", "string"],
+            title="Corrections manifest",
+            description="Path of the manifest. Empty: Variable metastudio_corrections_path, else the bundled one.",
+        ),
+        "max_jobs": Param(50, type="integer", minimum=1, maximum=200, title="Max jobs per run"),
+        "wait_for_review": Param(False, type="boolean", title="Wait for the review verdict"),
+    },
+)
+def metastudio_training_remediation() -> None:
+    @task
+    def find_failed_jobs(params: dict) -> list[dict]:
+        """List the verify-failed jobs (or the jobs named in the trigger form)."""
+        from metastudio_provider.hooks.metastudio import MetaStudioHook
+        from metastudio_remediation.steps import find_failed_jobs
+
+        return find_failed_jobs(MetaStudioHook(CONN_ID), params["job_ids"])
+
+    @task
+    def plan(candidates: list[dict], params: dict) -> dict:
+        """Match jobs with the corrections manifest; skip and say why for the rest."""
+        from airflow.sdk import Variable, conf
+
+        from metastudio_provider.hooks.metastudio import MetaStudioHook
+        from metastudio_remediation.manifest import load_manifest
+        from metastudio_remediation.settings import default_manifest_path
+        from metastudio_remediation.steps import plan_remediation
+
+        path = params["corrections_path"] or Variable.get("metastudio_corrections_path", default_manifest_path())
+        result = plan_remediation(
+            MetaStudioHook(CONN_ID),
+            candidates,
+            load_manifest(path),
+            max_jobs=params["max_jobs"],
+            max_map_length=conf.getint("core", "max_map_length"),
+            part_size=int(Variable.get("metastudio_part_size_mb", 256)) * 1024 * 1024,
+            max_rejections=int(Variable.get("metastudio_max_rejections", 3)),
+        )
+        result["dry_run"] = params["dry_run"]
+        return result
+
+    @task
+    def update_requests(job_plan: dict) -> list[dict]:
+        """One update per job to fix; none in a dry run."""
+        from metastudio_remediation.steps import update_requests
+
+        return [] if job_plan["dry_run"] else update_requests(job_plan)
+
+    @task(trigger_rule=TriggerRule.ALL_DONE)
+    def upload_requests(job_plan: dict, update_results: list[dict]) -> list[dict]:
+        """One upload per file or video part of each updated job."""
+        from metastudio_remediation.steps import upload_requests
+
+        return upload_requests(job_plan, update_results[:])
+
+    @task(trigger_rule=TriggerRule.ALL_DONE)
+    def submit_requests(job_plan: dict, update_results: list[dict], upload_results: list[dict]) -> list[dict]:
+        """Jobs whose every upload was accepted; a partly uploaded job is not submitted."""
+        from metastudio_remediation.steps import jobs_ready_to_submit
+
+        return jobs_ready_to_submit(job_plan, update_results[:], upload_results[:])
+
+    @task(pool=POOL, map_index_template="{{ job_label }}")
+    def finalize_job(job: dict) -> dict:
+        """Confirm the uploads and resubmit the job for review."""
+        from airflow.sdk import get_current_context
+
+        from metastudio_provider.hooks.metastudio import MetaStudioHook
+        from metastudio_remediation.steps import finalize_job
+
+        get_current_context()["job_label"] = job["job_id"]
+        return finalize_job(MetaStudioHook(CONN_ID), job)
+
+    @task(trigger_rule=TriggerRule.ALL_DONE)
+    def review_requests(final_results: list[dict], params: dict) -> list[str]:
+        """The resubmitted jobs to watch, when the trigger asked to wait for the verdict."""
+        if not params["wait_for_review"]:
+            return []
+        return [result["job_id"] for result in final_results[:] if result.get("ok")]
+
+    @task(trigger_rule=TriggerRule.ALL_DONE)
+    def alert_and_report(params: dict) -> dict:
+        """Report every job, alert once on all errors, and fail the run if any job failed."""
+        from airflow.sdk import Variable, get_current_context
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from metastudio_provider.notifications.webhook import MetaStudioAlertNotifier
+        from metastudio_remediation.report import build_report, render_table
+        from metastudio_remediation.settings import default_report_dir
+        from metastudio_remediation.steps import alert_title, failed_task_instances, write_report
+        from metastudio_remediation.xcom import pull_all, pull_one
+
+        context = get_current_context()
+        ti, dag_id, run_id = context["ti"], context["dag"].dag_id, context["run_id"]
+        job_plan = pull_one(ti, "plan") or {"to_fix": [], "skipped": [], "failed": [], "deferred": []}
+        upload_list = pull_one(ti, "upload_requests") or []
+        states = ti.get_task_states(dag_id=dag_id, run_ids=[run_id]).get(run_id, {})
+        report = build_report(
+            plan=job_plan,
+            dry_run=params["dry_run"],
+            updates=pull_all(ti, "update_job"),
+            uploads=pull_all(ti, "upload_asset"),
+            finals=pull_all(ti, "finalize_job"),
+            reviews=pull_all(ti, "wait_for_review"),
+            task_failures=failed_task_instances(states, upload_list, WATCHED_TASKS),
+        )
+        path = write_report(report, Variable.get("metastudio_report_dir", default_report_dir()), dag_id, run_id)
+        print(render_table(report))
+        print(f"Report written to {path}")
+        if report["errors"]:
+            MetaStudioAlertNotifier(
+                webhook_conn_id=ALERT_CONN_ID,
+                title=alert_title(dag_id, run_id, report),
+                errors=report["errors"],
+                summary={"totals": report["totals"], "report": str(path)},
+            ).notify(context)
+        if report["failed"]:
+            raise AirflowFailException(f"{report['totals'].get('failed', 0)} job(s) failed; see {path}")
+        return {"totals": report["totals"], "report": str(path)}
+
+    candidates = find_failed_jobs()
+    job_plan = plan(candidates)
+    update_results = MetaStudioUpdateTrainingJobOperator.partial(
+        task_id="update_job",
+        metastudio_conn_id=CONN_ID,
+        errors_as_data=True,
+        pool=POOL,
+        map_index_template="{{ task.job_id }}",
+    ).expand_kwargs(update_requests(job_plan))
+    upload_results = MetaStudioUploadAssetOperator.partial(
+        task_id="upload_asset",
+        metastudio_conn_id=CONN_ID,
+        errors_as_data=True,
+        pool=POOL,
+        map_index_template="{{ task.job_id[:8] }} {{ task.asset_label }}",
+    ).expand_kwargs(upload_requests(job_plan, update_results.output))
+    final_results = finalize_job.expand(job=submit_requests(job_plan, update_results.output, upload_results.output))
+    reviews = MetaStudioTrainingJobSensor.partial(
+        task_id="wait_for_review",
+        metastudio_conn_id=CONN_ID,
+        pool=POOL,
+        poke_interval=30,
+        timeout=6 * 3600,
+        map_index_template="{{ task.job_id }}",
+    ).expand(job_id=review_requests(final_results))
+    # The report waits for every step (ALL_DONE), so it sees failures anywhere in the run.
+    [candidates, job_plan, update_results, upload_results, final_results, reviews] >> alert_and_report()
+
+
+metastudio_training_remediation()

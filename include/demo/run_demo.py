@@ -1,0 +1,124 @@
+"""`make demo`: run the remediation DAG end to end against a local MetaStudio sandbox.
+
+Starts the sandbox with the demo scenario, prepares a throw-away Airflow home under
+``var/demo/`` (SQLite, a Fernet key, the two connections as environment variables, the
+``metastudio_api`` pool), generates the demo assets, runs
+``airflow dags test metastudio_training_remediation`` with ``wait_for_review``, and prints what
+the sandbox ended up with: job states, files received, alerts posted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+from cryptography.fernet import Fernet
+
+PROJECT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(PROJECT / "include" / "demo"))
+from make_assets import write_assets  # noqa: E402 - a sibling script, not a package
+
+DAG_ID = "metastudio_training_remediation"
+ACCESS_KEY, SECRET_KEY = "DEMOACCESSKEY0000001", "demo-secret-key-0123456789abcdef"  # sandbox-only credentials
+PROJECT_ID = "0a11ce0000000000000000000000beef"
+
+
+def start_sandbox(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
+    command = [
+        sys.executable,
+        "-m",
+        "metastudio_sandbox",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--ak",
+        ACCESS_KEY,
+        "--sk",
+        SECRET_KEY,
+        "--project-id",
+        PROJECT_ID,
+        "--scenario",
+        str(PROJECT / "include" / "demo" / "scenario.yaml"),
+        "--data-dir",
+        str(data_dir),
+        "--review-delay",
+        "1",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    line = process.stdout.readline() if process.stdout else ""
+    if "listening on" not in line:
+        process.kill()
+        raise SystemExit(f"the sandbox did not start: {line!r}")
+    return process, line.rsplit(" ", 1)[-1].strip()
+
+
+def airflow_env(home: Path, sandbox_url: str) -> dict[str, str]:
+    connection = {
+        "conn_type": "metastudio",
+        "host": sandbox_url,
+        "login": ACCESS_KEY,
+        "password": SECRET_KEY,
+        "extra": {"project_id": PROJECT_ID, "read_timeout": 30, "retry_limit": 3},
+    }
+    alerts = {"conn_type": "http", "host": f"{sandbox_url}/_sandbox/webhooks/alerts"}
+    return {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
+        "AIRFLOW_CONN_METASTUDIO_DEFAULT": json.dumps(connection),
+        "AIRFLOW_CONN_METASTUDIO_ALERTS": json.dumps(alerts),
+    }
+
+
+def airflow(env: dict[str, str], *args: str, quiet: bool = False) -> None:
+    output = subprocess.DEVNULL if quiet else None
+    subprocess.run([str(Path(sys.executable).parent / "airflow"), *args], env=env, check=True, stdout=output)
+
+
+def show_outcome(sandbox_url: str) -> None:
+    jobs = requests.get(f"{sandbox_url}/_sandbox/jobs", timeout=10).json()["jobs"]
+    print("\nSandbox jobs after the run:")
+    for entry in jobs:
+        job = entry["job"]
+        print(f"  {job['job_id']}  {job['state']:<22} {job['name']}")
+    alerts = requests.get(f"{sandbox_url}/_sandbox/webhooks/alerts", timeout=10).json()["calls"]
+    print(f"Alerts posted to the webhook: {len(alerts)}")
+    for alert in alerts:
+        print(json.dumps(alert, indent=2)[:2000])
+
+
+def main() -> int:
+    var = PROJECT / "var" / "demo"
+    shutil.rmtree(var, ignore_errors=True)
+    var.mkdir(parents=True)
+    for path in write_assets(PROJECT / "include" / "corrections" / "assets"):
+        print(f"demo asset {path.relative_to(PROJECT)} ({path.stat().st_size} bytes)")
+    sandbox, url = start_sandbox(var / "sandbox")
+    print(f"sandbox at {url}")
+    try:
+        env = airflow_env(var / "airflow", url)
+        airflow(env, "db", "migrate", quiet=True)
+        airflow(env, "pools", "set", "metastudio_api", "8", "MetaStudio API calls and uploads", quiet=True)
+        result = subprocess.run(
+            [str(Path(sys.executable).parent / "airflow"), "dags", "test", DAG_ID, "-c", '{"wait_for_review": true}'],
+            env=env,
+            check=False,
+        )
+        show_outcome(url)
+        print(f"\nReports: {var / 'airflow' / 'metastudio_reports' / DAG_ID}")
+        return result.returncode
+    finally:
+        sandbox.terminate()
+        sandbox.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

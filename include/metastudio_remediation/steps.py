@@ -1,0 +1,149 @@
+"""The work behind each task of the remediation DAG, as plain functions of a hook and JSON data.
+
+The DAG file only wires these together; keeping them here makes the DAG file cheap to parse
+and lets the tests call each step directly against the sandbox.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from metastudio_provider.exceptions import MetaStudioError, MetaStudioNotFoundError
+from metastudio_provider.hooks.metastudio import MetaStudioHook
+from metastudio_provider.models import VERIFY_FAILED_STATES
+from metastudio_provider.operators.training_job import error_record
+from metastudio_remediation.manifest import Manifest
+from metastudio_remediation.planning import job_summary, plan_run, upload_tasks
+
+# Commands that tell MetaStudio an upload is complete, per asset kind (sent before SUBMITVERIFYING).
+CONFIRM_COMMANDS = {
+    "training_video": "CONFIRM_MULTIPART_UPLOADED",
+    "action_video": "CONFIRM_ACTION_VIDEO_MULTIPART_UPLOADED",
+    "authorization_letter": "CONFIRM_AUTHORIZATION_LETTER",
+}
+
+
+def find_failed_jobs(hook: MetaStudioHook, job_ids: Iterable[str] = ()) -> list[dict[str, Any]]:
+    """Jobs to consider: the given ids (whatever their state), else every verify-failed job."""
+    wanted = list(dict.fromkeys(job_ids))
+    if not wanted:
+        jobs = hook.iter_training_jobs(states=sorted(VERIFY_FAILED_STATES))
+        return [{"job_id": job.job_id, "name": job.name, "state": job.state} for job in jobs]
+    found = []
+    for job_id in wanted:
+        try:
+            job = hook.get_training_job(job_id)
+        except MetaStudioNotFoundError:
+            found.append({"job_id": job_id, "name": None, "state": "NOT_FOUND"})
+            continue
+        found.append({"job_id": job.job_id, "name": job.name, "state": job.state})
+    return found
+
+
+def plan_remediation(
+    hook: MetaStudioHook, candidates: Iterable[Mapping[str, Any]], manifest: Manifest, **limits: Any
+) -> dict[str, list[dict[str, Any]]]:
+    """Fetch details (review reason, rejection count) of the jobs the manifest corrects, then plan."""
+    detailed = []
+    for candidate in candidates:
+        if candidate["state"] in VERIFY_FAILED_STATES and candidate["job_id"] in manifest.job_ids:
+            detailed.append(job_summary(hook.get_training_job(candidate["job_id"])))
+        else:
+            detailed.append({**candidate, "review_failure": None, "rejections": 0})
+    return plan_run(detailed, manifest, **limits)
+
+
+def update_requests(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Keyword arguments of one update task per job to fix."""
+    return [{"job_id": job["job_id"], "body": job["body"]} for job in plan["to_fix"]]
+
+
+def upload_requests(plan: Mapping[str, Any], updates: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One upload per file or video part of every successfully updated job."""
+    plans = {job["job_id"]: job for job in plan["to_fix"]}
+    requests: list[dict[str, Any]] = []
+    for update in updates:
+        if update.get("ok") and update["job_id"] in plans:
+            try:
+                requests.extend(upload_tasks(plans[update["job_id"]], update))
+            except LookupError:
+                continue  # reported by the final task, which re-derives the same pairing
+    return requests
+
+
+def jobs_ready_to_submit(
+    plan: Mapping[str, Any], updates: Iterable[Mapping[str, Any]], uploads: Iterable[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """Updated jobs whose every planned upload was accepted; a partly uploaded job is never submitted."""
+    plans = {job["job_id"]: job for job in plan["to_fix"]}
+    accepted: dict[str, set[str]] = {}
+    for upload in uploads:
+        if upload.get("ok"):
+            accepted.setdefault(upload["job_id"], set()).add(upload["label"])
+    ready = []
+    for update in updates:
+        job_id = update["job_id"]
+        if not update.get("ok") or job_id not in plans:
+            continue
+        try:
+            expected = {task["asset_label"] for task in upload_tasks(plans[job_id], update)}
+        except LookupError:
+            continue
+        if expected <= accepted.get(job_id, set()):
+            ready.append({"job_id": job_id, "assets": sorted({u["asset"] for u in plans[job_id]["uploads"]})})
+    return ready
+
+
+def finalize_job(hook: MetaStudioHook, job: Mapping[str, Any]) -> dict[str, Any]:
+    """Confirm the uploads that need confirming, then resubmit the job for review."""
+    job_id = job["job_id"]
+    done: list[str] = []
+    commands = [CONFIRM_COMMANDS[asset] for asset in job["assets"] if asset in CONFIRM_COMMANDS]
+    try:
+        for command in [*commands, "SUBMITVERIFYING"]:
+            hook.execute_command(job_id, command)
+            done.append(command)
+    except MetaStudioError as exc:
+        return {"job_id": job_id, "ok": False, "commands": done, "error": error_record(exc)}
+    return {"job_id": job_id, "ok": True, "commands": done}
+
+
+def failed_task_instances(
+    task_states: Mapping[str, str], upload_list: list[Mapping[str, Any]], watched: Iterable[str]
+) -> list[dict[str, Any]]:
+    """Task instances of ``watched`` tasks that ended failed/upstream_failed, with the job they served."""
+    failures = []
+    watched = set(watched)
+    for key, state in task_states.items():
+        if state not in ("failed", "upstream_failed"):
+            continue
+        task_id, map_index = key, None
+        match = re.fullmatch(r"(.+)_(\d+)", key)
+        if key not in watched and match and match.group(1) in watched:
+            task_id, map_index = match.group(1), int(match.group(2))
+        if task_id not in watched:
+            continue
+        job_id = None
+        if task_id == "upload_asset" and map_index is not None and map_index < len(upload_list):
+            job_id = upload_list[map_index]["job_id"]
+        failures.append({"task_id": task_id, "map_index": map_index, "state": state, "job_id": job_id})
+    return failures
+
+
+def write_report(report: Mapping[str, Any], report_dir: str | Path, dag_id: str, run_id: str) -> Path:
+    """Save the report as JSON under ``report_dir/dag_id/<run id>.json``."""
+    safe_run_id = re.sub(r"[^A-Za-z0-9._-]", "_", run_id)
+    path = Path(report_dir) / dag_id / f"{safe_run_id}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def alert_title(dag_id: str, run_id: str, report: Mapping[str, Any]) -> str:
+    failed = report["totals"].get("failed", 0)
+    mss = sum(1 for error in report["errors"] if str(error.get("error_code") or "").startswith("MSS."))
+    return f"[{dag_id}] {failed} job(s) failed, {len(report['errors'])} error(s) ({mss} MSS.*) in run {run_id}"
