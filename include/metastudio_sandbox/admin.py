@@ -87,6 +87,7 @@ def build_admin_router(sandbox: Sandbox) -> APIRouter:
             raise _bad("body must be {\"state\": <documented job state>, \"log_type\"?: ..., ...}")
         job["state"] = body["state"]
         job["_meta"]["review_due"] = None
+        job["_meta"]["submissions"] += 1  # any review scheduled before this move is now stale
         if body.get("log_type"):
             job["operation_logs"].append(operation_log(
                 rfc3339(), str(body["log_type"]), str(body.get("operate_user", "ADMIN")),

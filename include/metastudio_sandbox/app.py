@@ -20,6 +20,7 @@ from metastudio_sandbox.admin import build_admin_router
 from metastudio_sandbox.auth import AkSkVerifier, Authenticator, ReceivedRequest, TokenIssuer
 from metastudio_sandbox.errors import (
     MSS_API_NOT_FOUND,
+    MSS_INTERNAL,
     MSS_METHOD_NOT_ALLOWED,
     MSS_PROJECT_MISMATCH,
     ApiError,
@@ -156,6 +157,11 @@ def create_app(sandbox: Sandbox) -> FastAPI:
         if error.status_code == 405:
             return await api_error(request, ApiError(405, MSS_METHOD_NOT_ALLOWED, "SR.method not allowed"))
         return await api_error(request, ApiError(error.status_code, MSS_API_NOT_FOUND, "SR.api not found"))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> Response:
+        log.exception("Unexpected error in %s %s", request.method, request.url.path)
+        return await api_error(request, ApiError(500, MSS_INTERNAL, "Internal error in the sandbox"))
 
     @app.post("/v3/auth/tokens")
     async def tokens(request: Request) -> Response:

@@ -15,6 +15,7 @@ MSS_JOB_NOT_FOUND = "MSS.10002001"  # sandbox: 404 training job not found
 MSS_STATE_CONFLICT = "MSS.10002002"  # sandbox: 400 operation not allowed in the job's state
 MSS_NA_ONLY = "MSS.10002003"  # sandbox: command reserved for NA-whitelisted accounts
 MSS_PARTS_MISSING = "MSS.10002004"  # sandbox: confirm with parts or files missing
+MSS_INTERNAL = "MSS.10000001"  # sandbox: 500 unexpected error inside the sandbox
 MSS_INJECTED = "MSS.99999999"  # sandbox: default code of an injected error
 
 # API Gateway (APIGW.*).
@@ -53,7 +54,8 @@ class ApiError(Exception):
         if request_id and self.code.startswith(("APIGW.", "OBS.")):
             payload["request_id"] = request_id  # API Gateway style bodies carry the request id
         if self.code.startswith("IAM."):
-            payload["error"] = {"code": self.status, "message": self.msg, "title": "Unauthorized"}
+            title = "Unauthorized" if self.status == 401 else "Bad Request"
+            payload["error"] = {"code": self.status, "message": self.msg, "title": title}
         return json.dumps(payload).encode()
 
 
