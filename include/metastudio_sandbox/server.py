@@ -54,10 +54,10 @@ def serve(server: uvicorn.Server, sock: socket.socket) -> None:
         runner.run(server.serve(sockets=[sock]))
 
 
-def make_server(sandbox: Sandbox, log_level: str = "warning") -> uvicorn.Server:
+def make_server(sandbox: Sandbox, log_level: str = "warning", http: str = "auto") -> uvicorn.Server:
     config = uvicorn.Config(
         sandbox.gateway,
-        http="auto",  # httptools when installed, h11 otherwise
+        http=http,  # "auto": httptools when installed, h11 otherwise
         lifespan="on",
         access_log=False,  # it prints full paths, query strings (presigned signatures) included
         log_level=log_level,
@@ -71,11 +71,18 @@ def make_server(sandbox: Sandbox, log_level: str = "warning") -> uvicorn.Server:
 class SandboxServer:
     """A sandbox served by uvicorn in a daemon thread; ``url`` is its base URL once started."""
 
-    def __init__(self, settings: Settings | None = None, host: str = "127.0.0.1", port: int = 0, **kwargs: Any):
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        http: str = "auto",
+        **kwargs: Any,
+    ) -> None:
         self.sandbox = Sandbox(settings or Settings(**kwargs))
         self._sock = bind(host, port)
         self.url = base_url_of(self._sock)
-        self._server = make_server(self.sandbox)
+        self._server = make_server(self.sandbox, http=http)
         self._thread = threading.Thread(target=self._run, name="metastudio-sandbox", daemon=True)
 
     def _run(self) -> None:

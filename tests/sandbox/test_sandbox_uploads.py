@@ -12,7 +12,10 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from sandbox_helpers import JPEG, MP4, OCTET, Api
+from sandbox_helpers import AK, JPEG, MP4, OCTET, PROJECT, SK, Api
+
+from metastudio_sandbox.server import run_in_thread
+from metastudio_sandbox.settings import Settings
 
 
 def api_data_dir(api: Api) -> Path:
@@ -173,3 +176,18 @@ def test_action_video_and_letter_commands(api: Api) -> None:
     assert confirmed["commond_result"] == "EXCUTE_SUCCESS"
     assert api.command(job_id, "DELETE_JOB_VIDEO").json()["commond_result"] == "EXCUTE_SUCCESS"
     assert not [item for item in files_of(api, job_id) if item["asset"] == "action_video"]
+
+
+def test_portable_upload_path_under_h11() -> None:
+    """With the h11 protocol (no httptools), large uploads and mid-upload disconnects work the same."""
+    with run_in_thread(Settings(ak=AK, sk=SK, project_id=PROJECT), http="h11") as server:
+        api = Api(server.url)
+        created = api.create({"name": "h11"}).json()
+        url = created["training_video_upload_url"][0]
+        body = os.urandom(2 * 1024 * 1024)
+        api.admin("PUT", "/faults/upload", json={"disconnect_next": 1, "disconnect_after_bytes": 100_000})
+        with pytest.raises(requests.ConnectionError):
+            requests.put(url, data=body, headers=OCTET, timeout=5)
+        answer = requests.put(url, data=body, headers=OCTET, timeout=10)
+        assert answer.status_code == 200
+        assert files_of(api, created["job_id"])[0]["sha256"] == hashlib.sha256(body).hexdigest()
