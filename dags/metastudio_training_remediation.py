@@ -13,6 +13,7 @@ run, use another manifest or wait for the review verdict. See `docs/remediation.
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import pendulum
@@ -28,6 +29,8 @@ CONN_ID = "metastudio_default"
 ALERT_CONN_ID = "metastudio_alerts"
 POOL = "metastudio_api"
 JOB_ID_PATTERN = "^[A-Za-z0-9_-]{1,64}$"
+# How often to check a resubmitted job's review; an environment setting so demos and tests can poll faster.
+REVIEW_POLL_SECONDS = float(os.environ.get("METASTUDIO_REVIEW_POLL_SECONDS", "60"))
 WATCHED_TASKS = ("find_failed_jobs", "plan", "update_job", "upload_asset", "finalize_job", "wait_for_review")
 
 
@@ -192,7 +195,7 @@ def metastudio_training_remediation() -> None:
         task_id="wait_for_review",
         metastudio_conn_id=CONN_ID,
         pool=POOL,
-        poke_interval=30,
+        poke_interval=REVIEW_POLL_SECONDS,
         timeout=6 * 3600,
         map_index_template="{{ task.job_id }}",
     ).expand(job_id=review_requests(final_results))

@@ -75,6 +75,7 @@ def airflow_env(home: Path, sandbox_url: str) -> dict[str, str]:
         "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
         "AIRFLOW_CONN_METASTUDIO_DEFAULT": json.dumps(connection),
         "AIRFLOW_CONN_METASTUDIO_ALERTS": json.dumps(alerts),
+        "METASTUDIO_REVIEW_POLL_SECONDS": "2",
     }
 
 

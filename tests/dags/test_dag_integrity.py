@@ -1,0 +1,85 @@
+"""The DAG folder imports cleanly, offline, without Variable or Connection lookups, and is configured as promised."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+DAGS = Path(__file__).resolve().parents[2] / "dags"
+DAG_ID = "metastudio_training_remediation"
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(DAGS))
+
+
+def test_no_import_errors(dagbag) -> None:
+    assert dagbag.import_errors == {}
+    assert DAG_ID in dagbag.dags
+
+
+def test_parsing_needs_no_network_variables_or_connections(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.sdk import BaseHook, Variable
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("DAG parsing must not do this")
+
+    monkeypatch.setattr(socket.socket, "connect", forbidden)
+    monkeypatch.setattr(Variable, "get", forbidden)
+    monkeypatch.setattr(BaseHook, "get_connection", forbidden)
+    bag = DagBag(dag_folder=str(DAGS))
+    assert bag.import_errors == {} and DAG_ID in bag.dags
+
+
+def test_schedule_and_run_policy(dagbag) -> None:
+    dag = dagbag.dags[DAG_ID]
+    assert (dag.timetable.expression, str(dag.timetable.timezone)) == ("0 2 * * *", "Asia/Shanghai")
+    assert dag.catchup is False and dag.max_active_runs == 1
+    assert {"metastudio", "remediation"} <= set(dag.tags)
+    assert all(task.retries >= 1 for task in dag.tasks)
+    assert {task.task_id for task in dag.tasks if task.pool == "metastudio_api"} == {
+        "update_job",
+        "upload_asset",
+        "finalize_job",
+        "wait_for_review",
+    }
+    report = dag.get_task("alert_and_report")
+    assert report.trigger_rule == "all_done"
+    assert set(report.upstream_task_ids) >= {
+        "find_failed_jobs",
+        "plan",
+        "update_job",
+        "upload_asset",
+        "finalize_job",
+        "wait_for_review",
+    }
+
+
+def test_trigger_params_are_validated(dagbag) -> None:
+    from airflow.sdk.definitions.param import ParamsDict
+    from airflow.sdk.exceptions import ParamValidationError
+
+    params = dagbag.dags[DAG_ID].params
+    assert ParamsDict(params).validate() == {
+        "job_ids": [],
+        "dry_run": False,
+        "corrections_path": None,
+        "max_jobs": 50,
+        "wait_for_review": False,
+    }
+    for name, bad in [
+        ("job_ids", ["../etc"]),
+        ("job_ids", "abc"),
+        ("max_jobs", 0),
+        ("max_jobs", "ten"),
+        ("dry_run", "yes"),
+    ]:
+        candidate = ParamsDict(params)
+        with pytest.raises(ParamValidationError, match=f"Invalid input for param {name}"):
+            candidate[name] = bad

@@ -1,0 +1,205 @@
+"""The remediation DAG end to end: ``airflow dags test`` against the sandbox over real HTTP.
+
+Each test starts a sandbox seeded with ``include/demo/scenario.yaml``, writes fresh assets and
+a manifest, runs the DAG in a real Airflow (SQLite, migrated once per module), and checks what
+the sandbox received and what state the jobs are in, plus the report and the alerts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import yaml
+
+from metastudio_sandbox.server import SandboxServer, run_in_thread
+
+PROJECT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(PROJECT / "include" / "demo"))
+from make_assets import write_assets  # noqa: E402 - demo script, shared with `make demo`
+
+DAG_ID = "metastudio_training_remediation"
+AK, SK, PROJECT_ID = "E2EACCESSKEY00000001", "e2e-secret-key-0123456789abcdef", "0a11ce0000000000000000000000beef"
+ANCHOR, HOST, TEACHER, REPORTER = (f"0a11ce0000000000000000000000a00{i}" for i in range(1, 5))
+AIRFLOW = str(Path(sys.executable).parent / "airflow")
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    home = tmp_path_factory.mktemp("airflow-home")
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "METASTUDIO_REVIEW_POLL_SECONDS": "1",
+    }
+    subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True)
+    subprocess.run([AIRFLOW, "pools", "set", "metastudio_api", "8", "e2e"], env=env, check=True, capture_output=True)
+    return env
+
+
+@pytest.fixture
+def sandbox() -> SandboxServer:
+    scenario = PROJECT / "include" / "demo" / "scenario.yaml"
+    with run_in_thread(ak=AK, sk=SK, project_id=PROJECT_ID, scenario=scenario, review_delay=0.3) as server:
+        yield server
+
+
+@pytest.fixture
+def manifest(tmp_path: Path) -> Path:
+    assets = tmp_path / "assets"
+    write_assets(assets)
+    document = yaml.safe_load((PROJECT / "include" / "corrections" / "corrections.yaml").read_text())
+    document["assets_root"] = str(assets)
+    path = tmp_path / "corrections.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+@dataclass
+class Run:
+    returncode: int
+    output: str
+    report: dict[str, Any]
+
+
+def run_dag(env: dict[str, str], sandbox: SandboxServer, manifest: Path, conf: dict[str, Any]) -> Run:
+    report_dir = manifest.parent / "reports"
+    connection = {
+        "conn_type": "metastudio",
+        "host": sandbox.url,
+        "login": AK,
+        "password": SK,
+        "extra": {"project_id": PROJECT_ID, "retry_delay": 0.2, "read_timeout": 20},
+    }
+    run_env = {
+        **env,
+        "AIRFLOW_CONN_METASTUDIO_DEFAULT": json.dumps(connection),
+        "AIRFLOW_CONN_METASTUDIO_ALERTS": json.dumps(
+            {"conn_type": "http", "host": f"{sandbox.url}/_sandbox/webhooks/alerts"}
+        ),
+        "AIRFLOW_VAR_METASTUDIO_CORRECTIONS_PATH": str(manifest),
+        "AIRFLOW_VAR_METASTUDIO_REPORT_DIR": str(report_dir),
+    }
+    before = set(report_dir.rglob("*.json")) if report_dir.exists() else set()
+    done = subprocess.run(
+        [AIRFLOW, "dags", "test", DAG_ID, "-c", json.dumps(conf)],
+        env=run_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    new_reports = sorted(set(report_dir.rglob("*.json")) - before)
+    report = json.loads(new_reports[-1].read_text()) if new_reports else {}
+    return Run(done.returncode, done.stdout + done.stderr, report)
+
+
+def admin(sandbox: SandboxServer, path: str) -> Any:
+    response = requests.get(f"{sandbox.url}/_sandbox{path}", timeout=10)
+    response.raise_for_status()
+    return response.json()
+
+
+def state_of(sandbox: SandboxServer, job_id: str) -> str:
+    return admin(sandbox, f"/jobs/{job_id}")["job"]["state"]
+
+
+def received(sandbox: SandboxServer, job_id: str) -> dict[tuple[str, int], str]:
+    return {(f["asset"], f["part"]): f["sha256"] for f in admin(sandbox, f"/jobs/{job_id}")["files"]}
+
+
+def sha256(path: Path, offset: int = 0, length: int | None = None) -> str:
+    data = path.read_bytes()[offset:]
+    return hashlib.sha256(data if length is None else data[:length]).hexdigest()
+
+
+def calls(sandbox: SandboxServer, method: str, operation: str) -> list[dict[str, Any]]:
+    return [r for r in admin(sandbox, "/requests")["requests"] if r["method"] == method and r["operation"] == operation]
+
+
+def test_remediates_waits_for_review_and_a_second_run_changes_nothing(airflow_env, sandbox, manifest) -> None:
+    run = run_dag(airflow_env, sandbox, manifest, {"wait_for_review": True})
+    assert run.returncode == 0, run.output[-3000:]
+
+    assets = manifest.parent / "assets"
+    video = assets / "anchor-li" / "training_video.mp4"
+    anchor_files = received(sandbox, ANCHOR)
+    third = video.stat().st_size // 3
+    for part in (1, 2, 3):  # each part byte-for-byte, and the assembled video
+        assert anchor_files[("training_video", part)] == sha256(video, (part - 1) * third, third)
+    assert anchor_files[("training_video", 0)] == sha256(video)
+    host_files = received(sandbox, HOST)
+    assert host_files[("id_card_image1", 0)] == sha256(assets / "host-wang" / "id_front.jpg")
+    assert host_files[("id_card_image2", 0)] == sha256(assets / "host-wang" / "id_back.jpg")
+    assert received(sandbox, TEACHER)[("grant_file", 0)] == sha256(assets / "teacher-zhao" / "authorization_letter.pdf")
+
+    for job_id in (ANCHOR, HOST, TEACHER):
+        assert state_of(sandbox, job_id) == "MANUAL_VERIFY_SUCCESS"
+    assert admin(sandbox, f"/jobs/{TEACHER}")["job"]["name"] == "Teacher Zhao (2026)"
+    assert state_of(sandbox, REPORTER) == "AUTO_VERIFY_FAILED"  # no correction: untouched
+    assert admin(sandbox, "/webhooks/alerts")["calls"] == []
+
+    rows = {row["job_id"]: row for row in run.report["jobs"]}
+    assert {job: rows[job]["status"] for job in rows} == {
+        ANCHOR: "remediated",
+        HOST: "remediated",
+        TEACHER: "remediated",
+        REPORTER: "skipped",
+    }
+    assert run.report["bytes_uploaded"] == sum(p.stat().st_size for p in assets.rglob("*") if p.is_file())
+    assert "Uploading" in run.output and "totals: remediated: 3, skipped: 1" in run.output
+
+    updates_before = len(calls(sandbox, "PUT", "update"))
+    again = run_dag(airflow_env, sandbox, manifest, {})
+    assert again.returncode == 0, again.output[-3000:]
+    assert len(calls(sandbox, "PUT", "update")) == updates_before  # nothing left to fix
+    assert again.report["totals"] == {"skipped": 1}
+
+
+def test_an_mss_error_is_alerted_once_and_fails_the_run(airflow_env, sandbox, manifest) -> None:
+    fault = {"error_next": 1, "error_status": 400, "error_code": "MSS.00000003", "error_msg": "Invalid parameter"}
+    requests.put(f"{sandbox.url}/_sandbox/faults/update", json=fault, timeout=10).raise_for_status()
+
+    run = run_dag(airflow_env, sandbox, manifest, {})
+    assert run.returncode != 0
+
+    (alert,) = admin(sandbox, "/webhooks/alerts")["calls"]
+    body = alert["body"]
+    (error,) = body["errors"]
+    assert error["error_code"] == "MSS.00000003" and error["operation"] == "update_training_job"
+    assert error["request_id"] and error["task_id"] == "update_job" and error["map_index"] is not None
+    assert error["job_id"] in (ANCHOR, HOST, TEACHER) and error["job_id"] in body["text"]
+    assert "MSS.00000003" in body["text"] and body["dag_id"] == DAG_ID
+
+    failed_job = error["job_id"]
+    others = {ANCHOR, HOST, TEACHER} - {failed_job}
+    assert state_of(sandbox, failed_job) in ("AUTO_VERIFY_FAILED", "MANUAL_VERIFY_FAILED")
+    assert all(state_of(sandbox, job) != "AUTO_VERIFY_FAILED" or job == failed_job for job in others)
+    rows = {row["job_id"]: row["status"] for row in run.report["jobs"]}
+    assert rows[failed_job] == "failed" and {rows[job] for job in others} == {"resubmitted"}
+
+
+def test_dry_run_and_job_selection_change_nothing_else(airflow_env, sandbox, manifest) -> None:
+    dry = run_dag(airflow_env, sandbox, manifest, {"dry_run": True})
+    assert dry.returncode == 0, dry.output[-3000:]
+    assert calls(sandbox, "PUT", "update") == [] and calls(sandbox, "POST", "command") == []
+    assert {row["status"] for row in dry.report["jobs"]} == {"planned", "skipped"}
+
+    one = run_dag(airflow_env, sandbox, manifest, {"job_ids": [HOST, "0a11ce0000000000000000000000ffff"]})
+    assert one.returncode == 0, one.output[-3000:]
+    assert [call["path"].rsplit("/", 1)[-1] for call in calls(sandbox, "PUT", "update")] == [HOST]
+    rows = {row["job_id"]: row for row in one.report["jobs"]}
+    assert rows[HOST]["status"] == "resubmitted"
+    assert rows["0a11ce0000000000000000000000ffff"]["detail"].startswith("state NOT_FOUND")
