@@ -44,9 +44,23 @@ def make_file(path: Path, size_mib: int) -> None:
 
 def start_sandbox(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
     command = [
-        sys.executable, "-m", "metastudio_sandbox", "--port", "0", "--project-id", PROJECT,
-        "--iam-domain", "bench", "--iam-user", "bench", "--iam-password", "bench-password",
-        "--data-dir", str(data_dir), "--log-level", "warning",
+        sys.executable,
+        "-m",
+        "metastudio_sandbox",
+        "--port",
+        "0",
+        "--project-id",
+        PROJECT,
+        "--iam-domain",
+        "bench",
+        "--iam-user",
+        "bench",
+        "--iam-password",
+        "bench-password",
+        "--data-dir",
+        str(data_dir),
+        "--log-level",
+        "warning",
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
@@ -63,9 +77,22 @@ def upload_once(base: str, token: str, source: Path) -> float:
     created.raise_for_status()
     url = created.json()["training_video_upload_url"][0]
     result = subprocess.run(
-        ["curl", "-sS", "-T", str(source), "-H", "Content-Type: application/octet-stream", "-o", "/dev/null",
-         "-w", "%{http_code} %{time_total}", url],
-        check=True, capture_output=True, text=True,
+        [
+            "curl",
+            "-sS",
+            "-T",
+            str(source),
+            "-H",
+            "Content-Type: application/octet-stream",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code} %{time_total}",
+            url,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     status, seconds = result.stdout.split()
     if status != "200":
@@ -108,8 +135,10 @@ def main() -> int:
             process.wait(timeout=30)
     median = statistics.median(rates)
     verdict = "PASS" if median >= TARGET_MB_S else "FAIL"
-    print(f"sandbox upload throughput ({args.size_mib} MiB, curl -T, loopback): median {median:.0f} MB/s "
-          f"over {args.runs} runs; target {TARGET_MB_S:.0f} MB/s: {verdict}")
+    print(
+        f"sandbox upload throughput ({args.size_mib} MiB, curl -T, loopback): median {median:.0f} MB/s "
+        f"over {args.runs} runs; target {TARGET_MB_S:.0f} MB/s: {verdict}"
+    )
     return 0 if verdict == "PASS" else 1
 
 

@@ -36,10 +36,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--token-ttl", type=float, default=defaults.token_ttl, help="IAM token lifetime, seconds")
     parser.add_argument("--url-ttl", type=float, default=defaults.url_ttl, help="presigned URL lifetime, seconds")
     parser.add_argument("--clock-skew", type=float, default=defaults.clock_skew, help="max X-Sdk-Date skew, s")
-    parser.add_argument("--fault", action="append", default=[], metavar="OP:KEY=VALUE[,KEY=VALUE]",
-                        help="inject faults, e.g. create:error_next=2,error_status=503 (repeatable; OP may be *)")
-    parser.add_argument("--throttle", action="append", default=[], metavar="OP=RATE[:BURST]",
-                        help="token bucket per operation, e.g. list=5:10 (repeatable; OP may be *)")
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="OP:KEY=VALUE[,KEY=VALUE]",
+        help="inject faults, e.g. create:error_next=2,error_status=503 (repeatable; OP may be *)",
+    )
+    parser.add_argument(
+        "--throttle",
+        action="append",
+        default=[],
+        metavar="OP=RATE[:BURST]",
+        help="token bucket per operation, e.g. list=5:10 (repeatable; OP may be *)",
+    )
     parser.add_argument("--fault-seed", type=int, default=0, help="seed of the fault dice")
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     return parser.parse_args(argv)
@@ -52,11 +62,23 @@ def settings_from(args: argparse.Namespace) -> Settings:
         operation, rate, burst = parse_throttle_flag(flag)
         throttles[operation] = {"rate": rate, **({"burst": burst} if burst is not None else {})}
     return Settings(
-        ak=args.ak, sk=args.sk, project_id=args.project_id, iam_domain=args.iam_domain, iam_user=args.iam_user,
-        iam_password=args.iam_password, iam_project_name=args.iam_project_name, data_dir=args.data_dir,
-        scenario=args.scenario, public_url=args.public_url, review_delay=args.review_delay,
-        token_ttl=args.token_ttl, url_ttl=args.url_ttl, clock_skew=args.clock_skew, fault_seed=args.fault_seed,
-        faults=faults, throttles=throttles,
+        ak=args.ak,
+        sk=args.sk,
+        project_id=args.project_id,
+        iam_domain=args.iam_domain,
+        iam_user=args.iam_user,
+        iam_password=args.iam_password,
+        iam_project_name=args.iam_project_name,
+        data_dir=args.data_dir,
+        scenario=args.scenario,
+        public_url=args.public_url,
+        review_delay=args.review_delay,
+        token_ttl=args.token_ttl,
+        url_ttl=args.url_ttl,
+        clock_skew=args.clock_skew,
+        fault_seed=args.fault_seed,
+        faults=faults,
+        throttles=throttles,
     )
 
 

@@ -40,8 +40,13 @@ def build_admin_router(sandbox: Sandbox) -> APIRouter:
             "internal": job["_meta"],
             "files": [record.to_json() for record in sandbox.store.files_of(job_id)],
             "urls": [
-                {"asset": url.asset, "part": url.part, "status": url.status, "expires": url.expires,
-                 "content_type": url.content_type}
+                {
+                    "asset": url.asset,
+                    "part": url.part,
+                    "status": url.status,
+                    "expires": url.expires,
+                    "content_type": url.content_type,
+                }
                 for url in sandbox.store.urls_of(job_id)
             ],
         }
@@ -84,14 +89,20 @@ def build_admin_router(sandbox: Sandbox) -> APIRouter:
         if job is None:
             raise ApiError(404, ADMIN_NOT_FOUND, f"no job {job_id}")
         if not isinstance(body, dict) or body.get("state") not in STATES:
-            raise _bad("body must be {\"state\": <documented job state>, \"log_type\"?: ..., ...}")
+            raise _bad('body must be {"state": <documented job state>, "log_type"?: ..., ...}')
         job["state"] = body["state"]
         job["_meta"]["review_due"] = None
         job["_meta"]["submissions"] += 1  # any review scheduled before this move is now stale
         if body.get("log_type"):
-            job["operation_logs"].append(operation_log(
-                rfc3339(), str(body["log_type"]), str(body.get("operate_user", "ADMIN")),
-                str(body.get("log_description", "")), body.get("error_code")))
+            job["operation_logs"].append(
+                operation_log(
+                    rfc3339(),
+                    str(body["log_type"]),
+                    str(body.get("operate_user", "ADMIN")),
+                    str(body.get("log_description", "")),
+                    body.get("error_code"),
+                )
+            )
         if "asset_id" in body:
             job["asset_id"] = body["asset_id"]
         sandbox.store.put_job(job)
@@ -151,7 +162,7 @@ def build_admin_router(sandbox: Sandbox) -> APIRouter:
         body = await _body(request)
         try:
             if not isinstance(body, dict) or not isinstance(body.get("rate"), int | float):
-                raise ValueError("body must be {\"rate\": per-second, \"burst\"?: n}")
+                raise ValueError('body must be {"rate": per-second, "burst"?: n}')
             sandbox.faults.set_throttle(operation, float(body["rate"]), body.get("burst"))
         except ValueError as exc:
             raise _bad(str(exc)) from None

@@ -77,14 +77,16 @@ def string_to_sign(request: ReceivedRequest, signed_headers: list[str]) -> str:
         if not request.body
         else request.headers.get("x-sdk-content-sha256") or hashlib.sha256(request.body).hexdigest()
     )
-    canonical = "\n".join([
-        request.method.upper(),
-        canonical_uri(request.raw_path),
-        canonical_query(request.raw_query),
-        canonical_headers,
-        ";".join(signed_headers),
-        payload_hash,
-    ])
+    canonical = "\n".join(
+        [
+            request.method.upper(),
+            canonical_uri(request.raw_path),
+            canonical_query(request.raw_query),
+            canonical_headers,
+            ";".join(signed_headers),
+            payload_hash,
+        ]
+    )
     digest = hashlib.sha256(canonical.encode()).hexdigest()
     return f"{ALGORITHM}\n{request.headers['x-sdk-date']}\n{digest}"
 

@@ -40,9 +40,10 @@ def issue_token(body: Any, settings: Settings, tokens: TokenIssuer, with_catalog
     )
     if not credentials_ok:
         raise ApiError(401, IAM_BAD_CREDENTIALS, "The username or password is wrong.")
-    if project.get("id", settings.project_id) != settings.project_id or project.get(
-        "name", settings.iam_project_name
-    ) != settings.iam_project_name:
+    if (
+        project.get("id", settings.project_id) != settings.project_id
+        or project.get("name", settings.iam_project_name) != settings.iam_project_name
+    ):
         raise ApiError(401, IAM_BAD_CREDENTIALS, "The project in the token scope does not exist for this user.")
     token, issued, expires = tokens.issue(settings.project_id, settings.token_ttl)
     answer: dict[str, Any] = {
@@ -55,8 +56,12 @@ def issue_token(body: Any, settings: Settings, tokens: TokenIssuer, with_catalog
                 "name": settings.iam_project_name,
                 "domain": {"id": "0" * 32, "name": settings.iam_domain},
             },
-            "user": {"id": "1" * 32, "name": settings.iam_user, "domain": {"id": "0" * 32, "name": settings.iam_domain},
-                     "password_expires_at": ""},
+            "user": {
+                "id": "1" * 32,
+                "name": settings.iam_user,
+                "domain": {"id": "0" * 32, "name": settings.iam_domain},
+                "password_expires_at": "",
+            },
             "roles": [{"id": "2" * 32, "name": "te_admin"}],
         }
     }

@@ -30,9 +30,17 @@ log = logging.getLogger(__name__)
 UPDATABLE_STATES = ("AUTO_VERIFY_FAILED", "MANUAL_VERIFY_FAILED")
 UPLOADING_STATES = ("WAIT_FILE_UPLOAD", *UPDATABLE_STATES)
 DELETABLE_STATES = (
-    "WAIT_FILE_UPLOAD", "AUTO_VERIFY_FAILED", "MANUAL_VERIFYING", "MANUAL_VERIFY_FAILED",
-    "TRAINING_DATA_PREPROCESS_FAILED", "TRAIN_FAILED", "INFERENCE_DATA_PREPROCESS_FAILED", "JOB_SUCCESS",
-    "WAIT_USER_CONFIRM", "JOB_REJECT", "JOB_FINISH",
+    "WAIT_FILE_UPLOAD",
+    "AUTO_VERIFY_FAILED",
+    "MANUAL_VERIFYING",
+    "MANUAL_VERIFY_FAILED",
+    "TRAINING_DATA_PREPROCESS_FAILED",
+    "TRAIN_FAILED",
+    "INFERENCE_DATA_PREPROCESS_FAILED",
+    "JOB_SUCCESS",
+    "WAIT_USER_CONFIRM",
+    "JOB_REJECT",
+    "JOB_FINISH",
 )
 NA_ONLY_COMMANDS = ("CONFIRM_ACCEPT", "CONFIRM_REJECT", "CONFIRM_ANSWER", "CONFIRM_PENDING", "CONFIRM_ACTIVE")
 REVIEW_PASS_STATE = "MANUAL_VERIFY_SUCCESS"  # noqa: S105 - a job state
@@ -189,11 +197,21 @@ class JobService:
         job = self.get(job_id)
         if job["state"] not in UPDATABLE_STATES:
             raise ApiError(
-                400, MSS_STATE_CONFLICT,
+                400,
+                MSS_STATE_CONFLICT,
                 f"Job {job_id} is in state {job['state']}; update is allowed only in {' or '.join(UPDATABLE_STATES)}",
             )
-        for key in ("name", "contact", "batch_name", "tags", "is_background_replacement", "is_fast_flexus",
-                    "voice_properties", "supported_service", "audio_source_type"):
+        for key in (
+            "name",
+            "contact",
+            "batch_name",
+            "tags",
+            "is_background_replacement",
+            "is_fast_flexus",
+            "voice_properties",
+            "supported_service",
+            "audio_source_type",
+        ):
             if key in body:
                 job[key] = body[key]
         if "samples_basic_info" in body:

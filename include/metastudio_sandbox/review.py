@@ -48,8 +48,9 @@ def review(job: dict[str, Any], store: Store) -> list[Finding]:
     findings: list[Finding] = []
     video = _head(store, job_id, "training_video") if meta.get("video_confirmed") else None
     if video is None:
-        findings.append(Finding(
-            CODE_VIDEO_MISSING, "Training video missing: upload every part and send CONFIRM_MULTIPART_UPLOADED"))
+        findings.append(
+            Finding(CODE_VIDEO_MISSING, "Training video missing: upload every part and send CONFIRM_MULTIPART_UPLOADED")
+        )
     elif sniff(video) != "mp4":
         findings.append(Finding(CODE_VIDEO_FORMAT, "Training video is not an MP4 file"))
     for asset, side in (("id_card_image1", "front (portrait side)"), ("id_card_image2", "back (emblem side)")):

@@ -143,8 +143,13 @@ def _seed_file(store: Store, job: dict[str, Any], asset: str, kind: str, now: fl
     store.put_file(FileRecord(job["job_id"], asset, 0, len(content), sha256, sha256[:32], content_type, now))
 
 
-_ALL_ASSETS = {"training_video": "mp4", "id_card_image1": "jpeg", "id_card_image2": "png", "grant_file": "pdf",
-               "cover": "jpeg"}
+_ALL_ASSETS = {
+    "training_video": "mp4",
+    "id_card_image1": "jpeg",
+    "id_card_image2": "png",
+    "grant_file": "pdf",
+    "cover": "jpeg",
+}
 _SUBMITTED = {"log_type": "USER_VERIFYING_SUBMITTED", "at": "-2d"}
 
 DEFAULT_SCENARIO: dict[str, Any] = {
@@ -156,11 +161,17 @@ DEFAULT_SCENARIO: dict[str, Any] = {
             "last_update_time": "-2d",
             "fields": {"batch_name": "spring-campaign", "tags": ["news"], "contact": "13800000001"},
             "assets": _ALL_ASSETS,
-            "history": [_SUBMITTED, {
-                "log_type": "SYSTEM_VERIFY_FAILED", "at": "-2d", "error_code": "44005901", "asset": "training_video",
-                "log_description": "Video resolution not accepted; only 1920x1080, 1080x1920, 3840x2160 or "
-                                   "2160x3840 are allowed (got 1280x720)",
-            }],
+            "history": [
+                _SUBMITTED,
+                {
+                    "log_type": "SYSTEM_VERIFY_FAILED",
+                    "at": "-2d",
+                    "error_code": "44005901",
+                    "asset": "training_video",
+                    "log_description": "Video resolution not accepted; only 1920x1080, 1080x1920, 3840x2160 or "
+                    "2160x3840 are allowed (got 1280x720)",
+                },
+            ],
         },
         {
             "name": "Host Wang e-commerce",
@@ -169,11 +180,17 @@ DEFAULT_SCENARIO: dict[str, Any] = {
             "last_update_time": "-2d",
             "fields": {"batch_name": "spring-campaign", "tags": ["ecommerce"]},
             "assets": _ALL_ASSETS,
-            "history": [_SUBMITTED, {
-                "log_type": "SYSTEM_VERIFY_FAILED", "at": "-2d", "error_code": "44005902", "asset": "id_card_image1",
-                "log_description": "自动审核不通过-人证不匹配: the face in the training video does not match the "
-                                   "ID card photo (glare on the ID card front)",
-            }],
+            "history": [
+                _SUBMITTED,
+                {
+                    "log_type": "SYSTEM_VERIFY_FAILED",
+                    "at": "-2d",
+                    "error_code": "44005902",
+                    "asset": "id_card_image1",
+                    "log_description": "自动审核不通过-人证不匹配: the face in the training video does not match the "
+                    "ID card photo (glare on the ID card front)",
+                },
+            ],
         },
         {
             "name": "Presenter Zhao",
@@ -185,8 +202,13 @@ DEFAULT_SCENARIO: dict[str, Any] = {
             "history": [
                 _SUBMITTED,
                 {"log_type": "SYSTEM_VERIFY_SUCCESS", "at": "-2d", "log_description": "Automatic review passed"},
-                {"log_type": "ADMIN_VERIFY_FAILED", "at": "-1d", "error_code": "44005909", "asset": "grant_file",
-                 "log_description": "The authorization letter is not signed by the ID holder"},
+                {
+                    "log_type": "ADMIN_VERIFY_FAILED",
+                    "at": "-1d",
+                    "error_code": "44005909",
+                    "asset": "grant_file",
+                    "log_description": "The authorization letter is not signed by the ID holder",
+                },
             ],
         },
         {
@@ -198,13 +220,22 @@ DEFAULT_SCENARIO: dict[str, Any] = {
             "assets": _ALL_ASSETS,
             "history": [
                 {"log_type": "USER_VERIFYING_SUBMITTED", "at": "-8d"},
-                {"log_type": "SYSTEM_VERIFY_FAILED", "at": "-8d", "error_code": "44005901",
-                 "log_description": "Video resolution not accepted (got 1280x720)"},
+                {
+                    "log_type": "SYSTEM_VERIFY_FAILED",
+                    "at": "-8d",
+                    "error_code": "44005901",
+                    "log_description": "Video resolution not accepted (got 1280x720)",
+                },
                 {"log_type": "USER_UPDATE_VIDEO", "at": "-4d", "log_description": "command_message=UPDATE_VIDEO"},
                 {"log_type": "USER_VERIFYING_SUBMITTED", "at": "-4d"},
                 {"log_type": "SYSTEM_VERIFY_SUCCESS", "at": "-4d", "log_description": "Automatic review passed"},
-                {"log_type": "ADMIN_VERIFY_FAILED", "at": "-3d", "error_code": "44005911", "asset": "training_video",
-                 "log_description": "Portrait content shot in landscape: rotate the training video"},
+                {
+                    "log_type": "ADMIN_VERIFY_FAILED",
+                    "at": "-3d",
+                    "error_code": "44005911",
+                    "asset": "training_video",
+                    "log_description": "Portrait content shot in landscape: rotate the training video",
+                },
             ],
         },
         {

@@ -17,9 +17,19 @@ from metastudio_sandbox.errors import MSS_BAD_JSON, ApiError, invalid
 COMMAND_MESSAGES = ("UPDATE_VIDEO", "UPLOAD_VIDEO", "CONFIRM_ACTION_VIDEO", "GET_ACTION_VIDEO_MULTIPART")
 SERVICES = ("VIDEO_2D", "LIVE_2D", "CHAT_2D")
 COMMANDS = (
-    "SUBMITVERIFYING", "CONFIRM_ACCEPT", "CONFIRM_REJECT", "CONFIRM_ANSWER", "CONFIRM_PENDING", "CONFIRM_ACTIVE",
-    "GET_MULTIPART_UPLOADED", "CONFIRM_REPAIR", "CONFIRM_MULTIPART_UPLOADED", "GET_ACTION_VIDEO_MULTIPART_UPLOADED",
-    "CONFIRM_ACTION_VIDEO_MULTIPART_UPLOADED", "CONFIRM_AUTHORIZATION_LETTER", "DELETE_JOB_VIDEO",
+    "SUBMITVERIFYING",
+    "CONFIRM_ACCEPT",
+    "CONFIRM_REJECT",
+    "CONFIRM_ANSWER",
+    "CONFIRM_PENDING",
+    "CONFIRM_ACTIVE",
+    "GET_MULTIPART_UPLOADED",
+    "CONFIRM_REPAIR",
+    "CONFIRM_MULTIPART_UPLOADED",
+    "GET_ACTION_VIDEO_MULTIPART_UPLOADED",
+    "CONFIRM_ACTION_VIDEO_MULTIPART_UPLOADED",
+    "CONFIRM_AUTHORIZATION_LETTER",
+    "DELETE_JOB_VIDEO",
 )
 
 
@@ -145,11 +155,13 @@ COMMAND_BODY = Obj(
     {
         "command": Str(1, 64, COMMANDS),
         "command_message": Str(0, 64, COMMAND_MESSAGES),
-        "comment_data": Obj({
-            "comment_title": Str(0, 2048),
-            "comment_message": Str(0, 2048),
-            "attachment_name": ListOf(Str(1, 256), 100),
-        }),
+        "comment_data": Obj(
+            {
+                "comment_title": Str(0, 2048),
+                "comment_message": Str(0, 2048),
+                "attachment_name": ListOf(Str(1, 256), 100),
+            }
+        ),
         "operation_reason": Str(0, 2048),
     },
     required=("command",),
@@ -171,8 +183,16 @@ def parse_json_body(raw: bytes) -> Any:
 SORT_KEYS = ("create_time", "update_time", "asset_order")
 _TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 _QUERY_STRINGS = {
-    "state": 1024, "sort_key": 128, "sort_dir": 128, "query_project_id": 256, "batch_name": 256, "tag": 256,
-    "job_id": 64, "name": 256, "model_resolution": 256, "train_location": 256,
+    "state": 1024,
+    "sort_key": 128,
+    "sort_dir": 128,
+    "query_project_id": 256,
+    "batch_name": 256,
+    "tag": 256,
+    "job_id": 64,
+    "name": 256,
+    "model_resolution": 256,
+    "train_location": 256,
 }
 _QUERY_TIMES = ("create_until", "create_since", "update_since", "update_until")
 _QUERY_BOOLS = ("is_flexus", "is_live_copy", "is_ondemand_resource")

@@ -147,8 +147,9 @@ class Store:
         with self.transaction() as db:
             deleted = db.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,)).rowcount
             db.execute("DELETE FROM files WHERE job_id = ?", (job_id,))
-            db.execute("UPDATE urls SET status = ? WHERE job_id = ? AND status = ?", (
-                URL_SUPERSEDED, job_id, URL_ACTIVE))
+            db.execute(
+                "UPDATE urls SET status = ? WHERE job_id = ? AND status = ?", (URL_SUPERSEDED, job_id, URL_ACTIVE)
+            )
         shutil.rmtree(self.files_dir / job_id, ignore_errors=True)
         return bool(deleted)
 
@@ -211,17 +212,37 @@ class Store:
             target.parent.mkdir(parents=True, exist_ok=True)
             temp.replace(target)
             db.execute("UPDATE urls SET status = ? WHERE url_id = ?", (URL_USED, url_id))
-            db.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (
-                record.job_id, record.asset, record.part, record.size, record.sha256, record.etag,
-                record.content_type, record.received_at))
+            db.execute(
+                "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.job_id,
+                    record.asset,
+                    record.part,
+                    record.size,
+                    record.sha256,
+                    record.etag,
+                    record.content_type,
+                    record.received_at,
+                ),
+            )
         return None
 
     def put_file(self, record: FileRecord) -> None:
         """Record a file already written at ``file_path`` (seeded or assembled assets)."""
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (
-                record.job_id, record.asset, record.part, record.size, record.sha256, record.etag,
-                record.content_type, record.received_at))
+            self._db.execute(
+                "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.job_id,
+                    record.asset,
+                    record.part,
+                    record.size,
+                    record.sha256,
+                    record.etag,
+                    record.content_type,
+                    record.received_at,
+                ),
+            )
 
     def files_of(self, job_id: str, asset: str | None = None) -> list[FileRecord]:
         with self._lock:

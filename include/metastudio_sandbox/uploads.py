@@ -251,8 +251,9 @@ class UploadHandler:
         try:
             url_id, content_type, length = self._admit(scope, headers)
         except ApiError as error:
-            await send_bytes(send, error.status, error.body(scope.get("sandbox.request_id")), {
-                "content-type": "application/json"})
+            await send_bytes(
+                send, error.status, error.body(scope.get("sandbox.request_id")), {"content-type": "application/json"}
+            )
             return
         record = self.store.get_url(url_id)
         assert record is not None  # checked by _admit
@@ -277,8 +278,9 @@ class UploadHandler:
         status = await asyncio.to_thread(self.store.complete_upload, url_id, sink.path, file_record)
         if status is not None:
             error = _status_error(status)
-            await send_bytes(send, error.status, error.body(scope.get("sandbox.request_id")), {
-                "content-type": "application/json"})
+            await send_bytes(
+                send, error.status, error.body(scope.get("sandbox.request_id")), {"content-type": "application/json"}
+            )
             return
         await send_bytes(send, 200, b"", {"etag": f'"{etag}"', "x-sandbox-sha256": sha256})
 
@@ -380,12 +382,18 @@ class DownloadHandler:
             if not path.is_file():
                 raise ApiError(404, OBS_SIGNATURE, "NoSuchKey: the file is gone")
         except ApiError as error:
-            await send_bytes(send, error.status, error.body(scope.get("sandbox.request_id")), {
-                "content-type": "application/json"})
+            await send_bytes(
+                send, error.status, error.body(scope.get("sandbox.request_id")), {"content-type": "application/json"}
+            )
             return
         size = path.stat().st_size
-        await send({"type": "http.response.start", "status": 200, "headers": [
-            (b"content-type", b"application/octet-stream"), (b"content-length", str(size).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/octet-stream"), (b"content-length", str(size).encode())],
+            }
+        )
         with path.open("rb") as handle:
             while chunk := handle.read(READ_CHUNK):
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})

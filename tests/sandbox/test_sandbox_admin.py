@@ -41,10 +41,25 @@ def test_state_change_and_delete_by_hand(api: Api) -> None:
 
 def test_reset_and_scenario_loading(api: Api) -> None:
     api.create({"name": "temporary"})
-    scenario = {"jobs": [{"name": "Only one", "state": "AUTO_VERIFY_FAILED", "create_time": "-2h",
-                          "assets": {"training_video": "mp4"},
-                          "history": [{"log_type": "SYSTEM_VERIFY_FAILED", "at": "-1h", "error_code": "44005901",
-                                       "log_description": "bad resolution", "asset": "training_video"}]}]}
+    scenario = {
+        "jobs": [
+            {
+                "name": "Only one",
+                "state": "AUTO_VERIFY_FAILED",
+                "create_time": "-2h",
+                "assets": {"training_video": "mp4"},
+                "history": [
+                    {
+                        "log_type": "SYSTEM_VERIFY_FAILED",
+                        "at": "-1h",
+                        "error_code": "44005901",
+                        "log_description": "bad resolution",
+                        "asset": "training_video",
+                    }
+                ],
+            }
+        ]
+    }
     ids = api.admin("POST", "/reset", json=scenario).json()["job_ids"]
     assert len(ids) == 1 and len(ids[0]) == 32
     listed = api.list(limit=100).json()
@@ -62,8 +77,11 @@ def test_reset_and_scenario_loading(api: Api) -> None:
 
 
 def test_default_scenario_has_realistic_failures(api: Api) -> None:
-    failed = [api.show(job_id).json() for state in ("AUTO_VERIFY_FAILED", "MANUAL_VERIFY_FAILED")
-              for job_id in api.job_ids_in(state)]
+    failed = [
+        api.show(job_id).json()
+        for state in ("AUTO_VERIFY_FAILED", "MANUAL_VERIFY_FAILED")
+        for job_id in api.job_ids_in(state)
+    ]
     assert len(failed) >= 3
     codes = {job["operation_logs"][-1]["error_code"] for job in failed}
     assert "44005901" in codes

@@ -16,8 +16,9 @@ IAM_BODY = {
     "auth": {
         "identity": {
             "methods": ["password"],
-            "password": {"user": {"domain": {"name": "sandbox-domain"}, "name": "sandbox-user",
-                                  "password": "sandbox-password"}},
+            "password": {
+                "user": {"domain": {"name": "sandbox-domain"}, "name": "sandbox-user", "password": "sandbox-password"}
+            },
         },
         "scope": {"project": {"name": "cn-north-4"}},
     }
@@ -62,8 +63,9 @@ def test_signed_request_with_query_and_body_is_accepted(api: Api) -> None:
 )
 def test_tampered_requests_are_refused(api: Api, tamper: str) -> None:
     job_id = api.job_ids_in("AUTO_VERIFY_FAILED")[0]
-    url, headers, body = api.signed_parts("PUT", f"{JOBS_PATH}/{job_id}", body={"name": "a"},
-                                          headers={"X-App-UserId": "user-1"})
+    url, headers, body = api.signed_parts(
+        "PUT", f"{JOBS_PATH}/{job_id}", body={"name": "a"}, headers={"X-App-UserId": "user-1"}
+    )
     if tamper == "signature":
         headers["Authorization"] = headers["Authorization"][:-4] + "0000"
     elif tamper == "body":
@@ -142,8 +144,17 @@ def test_forged_token_is_refused(api: Api) -> None:
 
 
 def test_iam_refuses_wrong_password_and_bad_body(api: Api) -> None:
-    wrong = {"auth": {**IAM_BODY["auth"], "identity": {"methods": ["password"], "password": {"user": {
-        "domain": {"name": "sandbox-domain"}, "name": "sandbox-user", "password": "guess"}}}}}
+    wrong = {
+        "auth": {
+            **IAM_BODY["auth"],
+            "identity": {
+                "methods": ["password"],
+                "password": {
+                    "user": {"domain": {"name": "sandbox-domain"}, "name": "sandbox-user", "password": "guess"}
+                },
+            },
+        }
+    }
     answer = requests.post(f"{api.base}/v3/auth/tokens", json=wrong, timeout=5)
     assert answer.status_code == 401
     assert "X-Subject-Token" not in answer.headers

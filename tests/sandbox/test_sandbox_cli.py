@@ -30,8 +30,24 @@ jobs:
 
 class Cli:
     def __init__(self, data_dir: Path, *extra: str) -> None:
-        command = [sys.executable, "-m", "metastudio_sandbox", "--port", "0", "--ak", AK, "--sk", SK,
-                   "--project-id", PROJECT, "--data-dir", str(data_dir), "--log-level", "info", *extra]
+        command = [
+            sys.executable,
+            "-m",
+            "metastudio_sandbox",
+            "--port",
+            "0",
+            "--ak",
+            AK,
+            "--sk",
+            SK,
+            "--project-id",
+            PROJECT,
+            "--data-dir",
+            str(data_dir),
+            "--log-level",
+            "info",
+            *extra,
+        ]
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
@@ -59,8 +75,17 @@ def test_restart_with_data_dir_keeps_jobs_files_and_url_state(tmp_path: Path, cl
     scenario = tmp_path / "scenario.yaml"
     scenario.write_text(SCENARIO)
     data = tmp_path / "data"
-    first = Cli(data, "--scenario", str(scenario), "--review-delay", "0.5",
-                "--fault", "list:error_next=1,error_status=502", "--throttle", "delete=0:1")
+    first = Cli(
+        data,
+        "--scenario",
+        str(scenario),
+        "--review-delay",
+        "0.5",
+        "--fault",
+        "list:error_next=1,error_status=502",
+        "--throttle",
+        "delete=0:1",
+    )
     clis.append(first)
     api = first.api
     assert api.list().status_code == 502  # --fault
@@ -104,9 +129,21 @@ def test_restart_with_data_dir_keeps_jobs_files_and_url_state(tmp_path: Path, cl
 
 def test_cli_rejects_bad_flags(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "metastudio_sandbox", "--port", "0", "--data-dir", str(tmp_path),
-         "--fault", "list:colour=red"],
-        capture_output=True, text=True, timeout=30, check=False,
+        [
+            sys.executable,
+            "-m",
+            "metastudio_sandbox",
+            "--port",
+            "0",
+            "--data-dir",
+            str(tmp_path),
+            "--fault",
+            "list:colour=red",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
     )
     assert result.returncode == 2
     assert "colour" in result.stderr

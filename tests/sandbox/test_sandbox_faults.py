@@ -34,8 +34,11 @@ def test_throttle_refills(api: Api) -> None:
 
 
 def test_error_next_with_chosen_status_and_code(api: Api) -> None:
-    api.admin("PUT", "/faults/create", json={"error_next": 2, "error_status": 503, "error_code": "MSS.00000002",
-                                             "error_msg": "busy"})
+    api.admin(
+        "PUT",
+        "/faults/create",
+        json={"error_next": 2, "error_status": 503, "error_code": "MSS.00000002", "error_msg": "busy"},
+    )
     answers = [api.create({"name": "x"}) for _ in range(3)]
     assert [answer.status_code for answer in answers] == [503, 503, 200]
     assert answers[0].json() == {"error_code": "MSS.00000002", "error_msg": "busy"}
@@ -116,7 +119,9 @@ def test_admin_fault_api_validates_and_clears(api: Api) -> None:
 
 def test_cli_flag_parsing() -> None:
     assert parse_fault_flag("create:error_next=2,error_status=503") == (
-        "create", {"error_next": "2", "error_status": "503"})
+        "create",
+        {"error_next": "2", "error_status": "503"},
+    )
     assert parse_throttle_flag("list=5:10") == ("list", 5.0, 10.0)
     assert parse_throttle_flag("show=2") == ("show", 2.0, None)
     with pytest.raises(ValueError, match="OP:key=value"):

@@ -28,7 +28,10 @@ def test_complete_job_passes_review(api: Api) -> None:
     job = wait_for_verdict(api, created["job_id"])
     assert job["state"] == "MANUAL_VERIFY_SUCCESS"
     assert [log["log_type"] for log in job["operation_logs"]] == [
-        "USER_CREATE_JOD", "USER_VERIFYING_SUBMITTED", "SYSTEM_VERIFY_SUCCESS"]
+        "USER_CREATE_JOD",
+        "USER_VERIFYING_SUBMITTED",
+        "SYSTEM_VERIFY_SUCCESS",
+    ]
 
 
 def test_bad_files_fail_review_with_a_logged_reason(api: Api) -> None:
@@ -58,8 +61,11 @@ def test_missing_assets_fail_review(api: Api) -> None:
 
 def test_remediation_of_a_seeded_failure(api: Api) -> None:
     """Update keeps the failed state; resubmitting unchanged files fails again; replacing the bad one passes."""
-    job_id = next(job["job_id"] for job in api.list(state="AUTO_VERIFY_FAILED", limit=100).json()["jobs"]
-                  if job["name"].startswith("Host Wang"))
+    job_id = next(
+        job["job_id"]
+        for job in api.list(state="AUTO_VERIFY_FAILED", limit=100).json()["jobs"]
+        if job["name"].startswith("Host Wang")
+    )
     api.update(job_id, {"command_message": "UPDATE_VIDEO"})
     assert api.show(job_id).json()["state"] == "AUTO_VERIFY_FAILED"
     api.command(job_id, "SUBMITVERIFYING")
@@ -84,11 +90,13 @@ def test_submit_is_refused_while_reviewing_and_hand_moves_cancel_the_review(api:
     second = api.command(created["job_id"], "SUBMITVERIFYING").json()
     assert second["commond_result"] == "EXCUTE_FAILED"
     assert second["error_info"]["error_code"] == "MSS.10002002"
-    moved = api.admin("PUT", f"/jobs/{created['job_id']}/state",
-                      json={"state": "MANUAL_VERIFYING", "log_type": "ADMIN_RESET", "log_description": "by hand"})
+    moved = api.admin(
+        "PUT",
+        f"/jobs/{created['job_id']}/state",
+        json={"state": "MANUAL_VERIFYING", "log_type": "ADMIN_RESET", "log_description": "by hand"},
+    )
     assert moved.status_code == 200
     time.sleep(REVIEW_DELAY * 2)
     job = api.show(created["job_id"]).json()
     assert job["state"] == "MANUAL_VERIFYING"
     assert job["operation_logs"][-1]["log_type"] == "ADMIN_RESET"
-

@@ -34,8 +34,9 @@ def test_upload_records_size_sha256_and_content_type(api: Api) -> None:
     digest = hashlib.sha256(body).hexdigest()
     assert answer.headers["ETag"] == f'"{digest[:32]}"'
     assert answer.headers["X-Request-Id"]
-    zip_answer = requests.put(created["audio_upload_url"], data=b"PK\x03\x04zip", timeout=10,
-                              headers={"Content-Type": "application/zip"})
+    zip_answer = requests.put(
+        created["audio_upload_url"], data=b"PK\x03\x04zip", timeout=10, headers={"Content-Type": "application/zip"}
+    )
     assert zip_answer.status_code == 200
     recorded = {(item["asset"], item["part"]): item for item in files_of(api, created["job_id"])}
     assert recorded["training_video", 1]["size"] == len(body)

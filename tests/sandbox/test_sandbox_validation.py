@@ -38,8 +38,10 @@ def test_create_rejects_bad_bodies_naming_the_field(api: Api, body: object, fiel
     [
         ({"model_version": "V3.2"}, "model_version"),  # a Create-only field
         ({"samples_basic_info": [{"action_name_en": "wave"}]}, "samples_basic_info[0].action_tag"),
-        ({"samples_basic_info": [{"action_tag": "t", "recommended_value": 101}]},
-         "samples_basic_info[0].recommended_value"),
+        (
+            {"samples_basic_info": [{"action_tag": "t", "recommended_value": 101}]},
+            "samples_basic_info[0].recommended_value",
+        ),
         ({"command_message": "DO_IT"}, "command_message"),
     ],
 )
@@ -68,8 +70,12 @@ def test_update_outside_verify_failed_states(api: Api) -> None:
 
 
 def test_unknown_job_is_not_found(api: Api) -> None:
-    for answer in (api.show("a" * 32), api.update("a" * 32, {}), api.delete("a" * 32),
-                   api.command("a" * 32, "SUBMITVERIFYING")):
+    for answer in (
+        api.show("a" * 32),
+        api.update("a" * 32, {}),
+        api.delete("a" * 32),
+        api.command("a" * 32, "SUBMITVERIFYING"),
+    ):
         assert (answer.status_code, answer.json()["error_code"]) == (404, "MSS.10002001")
 
 

@@ -9,14 +9,35 @@ from sandbox_helpers import JOBS_PATH, Api, upload_all
 
 STR, INT, BOOL = str, int, bool
 BASIC_INFO: dict[str, Any] = {
-    "job_id": STR, "name": STR, "state": STR, "asset_id": STR, "project_id": STR, "cover_download_url": STR,
-    "last_update_time": STR, "create_time": STR, "contact": STR, "batch_name": STR, "tags": [STR],
-    "model_version": STR, "matting_type": STR, "model_resolution": STR, "app_user_id": STR, "is_flexus": BOOL,
-    "is_live_copy": BOOL, "is_fast_flexus": BOOL, "is_only_human_model": BOOL,
-    "optional_training_location": [STR], "is_background_replacement": BOOL, "is_ondemand_resource": BOOL,
+    "job_id": STR,
+    "name": STR,
+    "state": STR,
+    "asset_id": STR,
+    "project_id": STR,
+    "cover_download_url": STR,
+    "last_update_time": STR,
+    "create_time": STR,
+    "contact": STR,
+    "batch_name": STR,
+    "tags": [STR],
+    "model_version": STR,
+    "matting_type": STR,
+    "model_resolution": STR,
+    "app_user_id": STR,
+    "is_flexus": BOOL,
+    "is_live_copy": BOOL,
+    "is_fast_flexus": BOOL,
+    "is_only_human_model": BOOL,
+    "optional_training_location": [STR],
+    "is_background_replacement": BOOL,
+    "is_ondemand_resource": BOOL,
 }
 OPERATION_LOG = {
-    "operate_time": STR, "log_type": STR, "log_description": STR, "operate_user": STR, "error_code": STR,
+    "operate_time": STR,
+    "log_type": STR,
+    "log_description": STR,
+    "operate_user": STR,
+    "error_code": STR,
     "redo_reasons": [STR],
 }
 SHOW: dict[str, Any] = {
@@ -24,20 +45,49 @@ SHOW: dict[str, Any] = {
     **{
         name: STR
         for name in (
-            "training_video_download_url", "id_card_image1_download_url", "id_card_image2_download_url",
-            "grant_file_download_url", "pre_beauty_image_download_url", "external_action_json_data_download_url",
-            "action_video_download_url", "post_beauty_image_download_url", "audio_file_download_url",
-            "action_mark_file_download_url", "action_mark_file_upload_url", "mask_file_download_url",
-            "verify_video_download_url", "markable_video_download_url", "markable_action_video_download_url",
-            "voice_train_job_id", "audio_source_type", "train_video_rotation_state", "action_video_rotation_state",
+            "training_video_download_url",
+            "id_card_image1_download_url",
+            "id_card_image2_download_url",
+            "grant_file_download_url",
+            "pre_beauty_image_download_url",
+            "external_action_json_data_download_url",
+            "action_video_download_url",
+            "post_beauty_image_download_url",
+            "audio_file_download_url",
+            "action_mark_file_download_url",
+            "action_mark_file_upload_url",
+            "mask_file_download_url",
+            "verify_video_download_url",
+            "markable_video_download_url",
+            "markable_action_video_download_url",
+            "voice_train_job_id",
+            "audio_source_type",
+            "train_video_rotation_state",
+            "action_video_rotation_state",
         )
     },
     "operation_logs": [OPERATION_LOG],
     "verify_video_matting_info": [{"dx": INT, "dy": INT, "width": INT, "height": INT, "method": STR}],
-    "comment_logs": [{"operate_time": STR, "comment_type": STR, "comment_title": STR, "comment_message": STR,
-                      "attachment_download_url": [STR]}],
-    "samples": [{"action_name_zh": STR, "action_name_en": STR, "action_tag": STR, "catalog": STR,
-                 "recommended_value": INT, "is_selected": BOOL, "sample_download_url": STR}],
+    "comment_logs": [
+        {
+            "operate_time": STR,
+            "comment_type": STR,
+            "comment_title": STR,
+            "comment_message": STR,
+            "attachment_download_url": [STR],
+        }
+    ],
+    "samples": [
+        {
+            "action_name_zh": STR,
+            "action_name_en": STR,
+            "action_tag": STR,
+            "catalog": STR,
+            "recommended_value": INT,
+            "is_selected": BOOL,
+            "sample_download_url": STR,
+        }
+    ],
     "is_mask_file_uploaded": BOOL,
     "traning_video_mark_info": {"video_start_time": STR, "video_end_time": STR},
     "voice_properties": {"job_tag": STR, "sex": STR, "language": STR},
@@ -45,18 +95,35 @@ SHOW: dict[str, Any] = {
     "flexus_retry_count": INT,
     "supported_service": [STR],
     "allocated_resource": {"resource_id": STR, "charge_mode": STR, "expire_time": STR},
-    "sub_training_job_info": [{"job_id": STR, "sub_job_type": STR, "heart_beat_id": STR, "state": STR,
-                               "create_time": INT, "last_update_time": INT}],
+    "sub_training_job_info": [
+        {
+            "job_id": STR,
+            "sub_job_type": STR,
+            "heart_beat_id": STR,
+            "state": STR,
+            "create_time": INT,
+            "last_update_time": INT,
+        }
+    ],
 }
 UPLOAD_URLS: dict[str, Any] = {
-    "job_id": STR, "training_video_upload_url": [STR], "action_video_upload_url": [STR], "audio_upload_url": STR,
-    "cover_upload_url": STR, "id_card_image1_upload_url": STR, "id_card_image2_upload_url": STR,
-    "grant_file_upload_url": STR, "pre_beauty_image_upload_url": STR, "post_beauty_image_upload_url": STR,
+    "job_id": STR,
+    "training_video_upload_url": [STR],
+    "action_video_upload_url": [STR],
+    "audio_upload_url": STR,
+    "cover_upload_url": STR,
+    "id_card_image1_upload_url": STR,
+    "id_card_image2_upload_url": STR,
+    "grant_file_upload_url": STR,
+    "pre_beauty_image_upload_url": STR,
+    "post_beauty_image_upload_url": STR,
 }
 COMMAND: dict[str, Any] = {
-    "commond_result": STR, "attachment_upload_url": [STR],
+    "commond_result": STR,
+    "attachment_upload_url": [STR],
     "multipart_data": [{"part_number": STR, "etag": STR}],
-    "excute_failed_msg": STR, "error_info": {"error_code": STR, "error_msg": STR},
+    "excute_failed_msg": STR,
+    "error_info": {"error_code": STR, "error_msg": STR},
 }
 ERROR = {"error_code": STR, "error_msg": STR, "request_id": STR}
 
@@ -123,4 +190,3 @@ def test_errors_have_envelope_and_request_id(api: Api) -> None:
         assert answer.status_code >= 400
         assert len(answer.headers["X-Request-Id"]) == 32
         check(answer.json(), ERROR)
-
