@@ -148,7 +148,7 @@ def metastudio_training_remediation() -> None:
 
         context = get_current_context()
         ti, dag_id, run_id = context["ti"], context["dag"].dag_id, context["run_id"]
-        job_plan = pull_one(ti, "plan") or {"to_fix": [], "skipped": [], "failed": [], "deferred": []}
+        job_plan = pull_one(ti, "plan") or {"to_fix": [], "failed": []}
         upload_list = pull_one(ti, "upload_requests") or []
         states = ti.get_task_states(dag_id=dag_id, run_ids=[run_id]).get(run_id, {})
         report = build_report(

@@ -22,6 +22,7 @@ FILES = {
     "host-wang/id_front.jpg": 300 * 1024,
     "host-wang/id_back.jpg": 280 * 1024,
     "teacher-zhao/authorization_letter.pdf": 150 * 1024,
+    "editor-liu/id_back.jpg": 260 * 1024,
 }
 
 

@@ -84,16 +84,26 @@ def airflow(env: dict[str, str], *args: str, quiet: bool = False) -> None:
     subprocess.run([str(Path(sys.executable).parent / "airflow"), *args], env=env, check=True, stdout=output)
 
 
-def show_outcome(sandbox_url: str) -> None:
-    jobs = requests.get(f"{sandbox_url}/_sandbox/jobs", timeout=10).json()["jobs"]
+FIXED = ("0a11ce0000000000000000000000a001", "0a11ce0000000000000000000000a002", "0a11ce0000000000000000000000a003")
+REFUSED = "0a11ce0000000000000000000000a008"  # its correction asks MetaStudio for something it refuses
+
+
+def show_outcome(sandbox_url: str) -> bool:
+    """Print what the sandbox holds now; True when it is what the demo is meant to show."""
+    jobs = {
+        entry["job"]["job_id"]: entry["job"]
+        for entry in requests.get(f"{sandbox_url}/_sandbox/jobs", timeout=10).json()["jobs"]
+    }
     print("\nSandbox jobs after the run:")
-    for entry in jobs:
-        job = entry["job"]
+    for job in jobs.values():
         print(f"  {job['job_id']}  {job['state']:<22} {job['name']}")
     alerts = requests.get(f"{sandbox_url}/_sandbox/webhooks/alerts", timeout=10).json()["calls"]
-    print(f"Alerts posted to the webhook: {len(alerts)}")
+    print(f"\nAlerts received by the sandbox's webhook sink: {len(alerts)}")
     for alert in alerts:
-        print(json.dumps(alert, indent=2)[:2000])
+        print(json.dumps(alert["body"], indent=2))
+    fixed = all(jobs[job_id]["state"] == "MANUAL_VERIFY_SUCCESS" for job_id in FIXED)
+    alerted = len(alerts) == 1 and [e["job_id"] for e in alerts[0]["body"]["errors"]] == [REFUSED]
+    return fixed and alerted and jobs[REFUSED]["state"] == "AUTO_VERIFY_FAILED"
 
 
 def main() -> int:
@@ -113,9 +123,17 @@ def main() -> int:
             env=env,
             check=False,
         )
-        show_outcome(url)
-        print(f"\nReports: {var / 'airflow' / 'metastudio_reports' / DAG_ID}")
-        return result.returncode
+        as_intended = show_outcome(url)
+        print(f"\nRun report (JSON): {var / 'airflow' / 'metastudio_reports' / DAG_ID}")
+        if as_intended and result.returncode != 0:
+            print(
+                "\nDemo complete: 3 jobs fixed and passed review, 1 job without a correction skipped, and 1 job\n"
+                "refused by MetaStudio (MSS.00000003) alerted once. The DAG run is marked failed because a job\n"
+                "failed, which is what it should do."
+            )
+            return 0
+        print("\nThe demo did not end as intended; see the output above.")
+        return 1
     finally:
         sandbox.terminate()
         sandbox.wait(timeout=10)

@@ -63,13 +63,20 @@ def plan_run(
     max_map_length: int = 1024,
     max_rejections: int = 3,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Split ``candidates`` (``job_summary`` dicts) into jobs to fix, skipped, failed and deferred.
+    """Split ``candidates`` (``job_summary`` dicts) into jobs to fix, skipped, needing a person, failed, deferred.
 
-    A job is fixed only when it is in a verify-failed state, has a usable manifest entry and has
-    not been rejected more than ``max_rejections`` times. Jobs beyond ``max_jobs``, or whose
+    A job is fixed only when it is in a verify-failed state and has a usable manifest entry. The
+    loop guard: a job rejected more than ``max_rejections`` times is not resubmitted again; it
+    is reported (and alerted) as needing a person. Jobs beyond ``max_jobs``, or whose
     uploads would push the run past ``max_map_length`` mapped task instances, wait for the next run.
     """
-    plan: dict[str, list[dict[str, Any]]] = {"to_fix": [], "skipped": [], "failed": [], "deferred": []}
+    plan: dict[str, list[dict[str, Any]]] = {
+        "to_fix": [],
+        "skipped": [],
+        "needs_person": [],
+        "failed": [],
+        "deferred": [],
+    }
     uploads_planned = 0
     for job in candidates:
         job_id, state = job["job_id"], job["state"]
@@ -81,7 +88,7 @@ def plan_run(
         elif job_id not in manifest.corrections:
             plan["skipped"].append({**identity, "reason": "no correction in the manifest"})
         elif job.get("rejections", 0) > max_rejections:
-            plan["skipped"].append(
+            plan["needs_person"].append(
                 {**identity, "reason": f"rejected {job['rejections']} times (limit {max_rejections}); needs a person"}
             )
         elif len(plan["to_fix"]) >= max_jobs:

@@ -35,6 +35,21 @@ def build_report(
 
     for item in plan.get("skipped", []):
         rows[item["job_id"]] = _row(item, "skipped", item["reason"])
+    for item in plan.get("needs_person", []):
+        rows[item["job_id"]] = _row(item, "needs_person", item["reason"])
+        errors.append(
+            {
+                "job_id": item["job_id"],
+                "error_type": "NeedsPerson",
+                "operation": "plan",
+                "status": None,
+                "error_code": (item.get("review_failure") or {}).get("error_code"),
+                "error_msg": f"{item['reason']}; last review: {(item.get('review_failure') or {}).get('reason')}",
+                "request_id": None,
+                "task_id": "plan",
+                "map_index": None,
+            }
+        )
     for item in plan.get("deferred", []):
         rows[item["job_id"]] = _row(item, "deferred", item["reason"])
     for item in plan.get("failed", []):
@@ -70,7 +85,9 @@ def build_report(
         "totals": dict(sorted(counts.items())),
         "bytes_uploaded": sum(row["bytes_uploaded"] for row in rows.values()),
         "errors": errors,
-        "failed": any(row["status"] == "failed" for row in rows.values()) or bool(errors),
+        # A job needing a person is alerted but is not a failure of this run; anything else is.
+        "failed": any(row["status"] == "failed" for row in rows.values())
+        or any(error["job_id"] is None for error in errors),
     }
 
 

@@ -17,6 +17,7 @@ from metastudio_sandbox.errors import (
     MSS_PARTS_MISSING,
     MSS_STATE_CONFLICT,
     ApiError,
+    invalid,
 )
 from metastudio_sandbox.review import review
 from metastudio_sandbox.settings import Settings
@@ -201,6 +202,10 @@ class JobService:
                 MSS_STATE_CONFLICT,
                 f"Job {job_id} is in state {job['state']}; update is allowed only in {' or '.join(UPDATABLE_STATES)}",
             )
+        services = body.get("supported_service")
+        if job.get("is_flexus") and services is not None and list(services) != ["VIDEO_2D"]:
+            # Documented: "Flexus supports only VIDEO_2D". Only the server knows the job is Flexus.
+            raise invalid("supported_service", "a Flexus (basic edition) job supports only VIDEO_2D")
         for key in (
             "name",
             "contact",

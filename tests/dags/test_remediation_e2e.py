@@ -29,6 +29,7 @@ from make_assets import write_assets  # noqa: E402 - demo script, shared with `m
 DAG_ID = "metastudio_training_remediation"
 AK, SK, PROJECT_ID = "E2EACCESSKEY00000001", "e2e-secret-key-0123456789abcdef", "0a11ce0000000000000000000000beef"
 ANCHOR, HOST, TEACHER, REPORTER = (f"0a11ce0000000000000000000000a00{i}" for i in range(1, 5))
+FLEXUS = "0a11ce0000000000000000000000a008"  # its correction asks for LIVE_2D: MetaStudio refuses it
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
 
 pytestmark = pytest.mark.slow
@@ -56,15 +57,22 @@ def sandbox() -> SandboxServer:
         yield server
 
 
-@pytest.fixture
-def manifest(tmp_path: Path) -> Path:
+def write_manifest(tmp_path: Path, *, with_flexus: bool) -> Path:
+    """The bundled demo manifest, on fresh assets; optionally without the job MetaStudio refuses."""
     assets = tmp_path / "assets"
     write_assets(assets)
     document = yaml.safe_load((PROJECT / "include" / "corrections" / "corrections.yaml").read_text())
     document["assets_root"] = str(assets)
+    if not with_flexus:
+        del document["jobs"][FLEXUS]
     path = tmp_path / "corrections.yaml"
     path.write_text(yaml.safe_dump(document))
     return path
+
+
+@pytest.fixture
+def manifest(tmp_path: Path) -> Path:
+    return write_manifest(tmp_path, with_flexus=False)
 
 
 @dataclass
@@ -157,38 +165,52 @@ def test_remediates_waits_for_review_and_a_second_run_changes_nothing(airflow_en
         HOST: "remediated",
         TEACHER: "remediated",
         REPORTER: "skipped",
+        FLEXUS: "skipped",
     }
-    assert run.report["bytes_uploaded"] == sum(p.stat().st_size for p in assets.rglob("*") if p.is_file())
-    assert "Uploading" in run.output and "totals: remediated: 3, skipped: 1" in run.output
+    uploaded = [p for p in assets.rglob("*") if p.is_file() and p.parent.name != "editor-liu"]
+    assert run.report["bytes_uploaded"] == sum(p.stat().st_size for p in uploaded)
+    assert "Uploading" in run.output and "totals: remediated: 3, skipped: 2" in run.output
 
     updates_before = len(calls(sandbox, "PUT", "update"))
     again = run_dag(airflow_env, sandbox, manifest, {})
     assert again.returncode == 0, again.output[-3000:]
     assert len(calls(sandbox, "PUT", "update")) == updates_before  # nothing left to fix
-    assert again.report["totals"] == {"skipped": 1}
+    assert again.report["totals"] == {"skipped": 2}
 
 
-def test_an_mss_error_is_alerted_once_and_fails_the_run(airflow_env, sandbox, manifest) -> None:
-    fault = {"error_next": 1, "error_status": 400, "error_code": "MSS.00000003", "error_msg": "Invalid parameter"}
-    requests.put(f"{sandbox.url}/_sandbox/faults/update", json=fault, timeout=10).raise_for_status()
-
-    run = run_dag(airflow_env, sandbox, manifest, {})
+def test_an_mss_error_is_alerted_once_and_fails_the_run(airflow_env, sandbox, tmp_path) -> None:
+    run = run_dag(airflow_env, sandbox, write_manifest(tmp_path, with_flexus=True), {})
     assert run.returncode != 0
 
     (alert,) = admin(sandbox, "/webhooks/alerts")["calls"]
     body = alert["body"]
     (error,) = body["errors"]
-    assert error["error_code"] == "MSS.00000003" and error["operation"] == "update_training_job"
-    assert error["request_id"] and error["task_id"] == "update_job" and error["map_index"] is not None
-    assert error["job_id"] in (ANCHOR, HOST, TEACHER) and error["job_id"] in body["text"]
-    assert "MSS.00000003" in body["text"] and body["dag_id"] == DAG_ID
+    assert (error["job_id"], error["error_code"], error["operation"]) == (FLEXUS, "MSS.00000003", "update_training_job")
+    assert "supported_service" in error["error_msg"] and error["request_id"]
+    assert error["task_id"] == "update_job" and error["map_index"] is not None
+    assert FLEXUS in body["text"] and "MSS.00000003" in body["text"] and body["dag_id"] == DAG_ID
 
-    failed_job = error["job_id"]
-    others = {ANCHOR, HOST, TEACHER} - {failed_job}
-    assert state_of(sandbox, failed_job) in ("AUTO_VERIFY_FAILED", "MANUAL_VERIFY_FAILED")
-    assert all(state_of(sandbox, job) != "AUTO_VERIFY_FAILED" or job == failed_job for job in others)
+    assert state_of(sandbox, FLEXUS) == "AUTO_VERIFY_FAILED"  # refused: nothing changed
+    assert not any(
+        f["asset"] == "id_card_image2" and f["part"] == 0 and f["received_at"] > 0
+        for f in admin(sandbox, f"/jobs/{FLEXUS}")["files"]
+        if f["size"] == 260 * 1024
+    )
     rows = {row["job_id"]: row["status"] for row in run.report["jobs"]}
-    assert rows[failed_job] == "failed" and {rows[job] for job in others} == {"resubmitted"}
+    assert rows[FLEXUS] == "failed"
+    assert {rows[job] for job in (ANCHOR, HOST, TEACHER)} == {"resubmitted"}  # the others were still fixed
+    for job in (ANCHOR, HOST, TEACHER):
+        assert state_of(sandbox, job) in ("AUTO_VERIFYING", "MANUAL_VERIFY_SUCCESS")
+
+
+def test_an_injected_server_fault_is_retried_and_nothing_is_lost(airflow_env, sandbox, manifest) -> None:
+    fault = {"error_next": 2, "error_status": 503, "error_code": "APIGW.0202", "error_msg": "Service unavailable"}
+    requests.put(f"{sandbox.url}/_sandbox/faults/update", json=fault, timeout=10).raise_for_status()
+    run = run_dag(airflow_env, sandbox, manifest, {})
+    assert run.returncode == 0, run.output[-3000:]
+    assert [c["status"] for c in calls(sandbox, "PUT", "update")][:2] == [503, 503]
+    assert admin(sandbox, "/webhooks/alerts")["calls"] == []
+    assert {row["status"] for row in run.report["jobs"]} == {"resubmitted", "skipped"}
 
 
 def test_dry_run_and_job_selection_change_nothing_else(airflow_env, sandbox, manifest) -> None:

@@ -66,7 +66,8 @@ def test_each_job_gets_a_decision_with_a_reason() -> None:
     assert [job["job_id"] for job in plan["to_fix"]] == ["fix"]
     reasons = {job["job_id"]: job["reason"] for job in plan["skipped"]}
     assert reasons["nocorr"] == "no correction in the manifest"
-    assert reasons["looped"].startswith("rejected 4 times (limit 3)")
+    assert plan["needs_person"][0]["job_id"] == "looped"
+    assert plan["needs_person"][0]["reason"].startswith("rejected 4 times (limit 3)")
     assert reasons["training"].startswith("state TRAINING")
     assert plan["failed"][0]["job_id"] == "broken" and "does not exist" in plan["failed"][0]["error"]["error_msg"]
     fix = plan["to_fix"][0]

@@ -102,6 +102,24 @@ def test_outcomes_errors_and_unexpected_failures() -> None:
     assert "rejected_again" in table and "totals: failed: 3" in table
 
 
+def test_loop_guarded_job_is_alerted_but_does_not_fail_the_run() -> None:
+    plan = {
+        "to_fix": [],
+        "needs_person": [
+            {
+                "job_id": "loop",
+                "state": "AUTO_VERIFY_FAILED",
+                "reason": "rejected 4 times",
+                "review_failure": {"reason": "blurry", "error_code": "44005901"},
+            }
+        ],
+    }
+    report = build_report(plan=plan, dry_run=False)
+    assert report["jobs"][0]["status"] == "needs_person" and not report["failed"]
+    (error,) = report["errors"]
+    assert error["error_type"] == "NeedsPerson" and "blurry" in error["error_msg"] and error["job_id"] == "loop"
+
+
 def test_dry_run_plans_and_changes_nothing() -> None:
     report = build_report(plan=_plan(), dry_run=True)
     assert {row["status"] for row in report["jobs"]} == {"planned", "skipped"}

@@ -137,3 +137,12 @@ def test_list_filters_paging_and_sorting(api: Api) -> None:
     assert api.list(query_project_id="f" * 32).json()["count"] == 0
     by_update = api.list(sort_key="update_time", limit=100).json()["jobs"]
     assert [job["last_update_time"] for job in by_update] == sorted(job["last_update_time"] for job in by_update)
+
+
+def test_flexus_jobs_support_only_video_2d(api: Api) -> None:
+    job_id = api.create({"name": "flexus avatar", "is_flexus": True}).json()["job_id"]
+    api.admin("PUT", f"/jobs/{job_id}/state", json={"state": "AUTO_VERIFY_FAILED"}).raise_for_status()
+    refused = api.update(job_id, {"supported_service": ["VIDEO_2D", "LIVE_2D"]})
+    assert (refused.status_code, refused.json()["error_code"]) == (400, "MSS.00000003")
+    assert "supported_service" in refused.json()["error_msg"] and "Flexus" in refused.json()["error_msg"]
+    assert api.update(job_id, {"supported_service": ["VIDEO_2D"]}).status_code == 200
