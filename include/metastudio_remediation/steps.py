@@ -12,10 +12,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from metastudio_provider.exceptions import MetaStudioError, MetaStudioNotFoundError
+from metastudio_provider.exceptions import MetaStudioError, MetaStudioNotFoundError, error_record
 from metastudio_provider.hooks.metastudio import MetaStudioHook
 from metastudio_provider.models import VERIFY_FAILED_STATES
-from metastudio_provider.operators.training_job import error_record
 from metastudio_remediation.manifest import Manifest
 from metastudio_remediation.planning import job_summary, plan_run, upload_tasks
 

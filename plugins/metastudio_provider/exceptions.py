@@ -25,6 +25,17 @@ _MAX_BODY_EXCERPT = 200
 class MetaStudioError(AirflowException):
     """Base class of every error raised by the MetaStudio provider."""
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe record of the failure (for XCom, reports and alerts)."""
+        return {
+            "error_type": type(self).__name__,
+            "operation": getattr(self, "operation", None),
+            "status": None,
+            "error_code": None,
+            "error_msg": scrub_text(str(self)),
+            "request_id": getattr(self, "request_id", None),
+        }
+
 
 class MetaStudioConfigError(MetaStudioError, ValueError):
     """The Airflow connection (or another setting) is missing, malformed or has unknown keys."""
@@ -51,16 +62,6 @@ class MetaStudioTransportError(MetaStudioError):
         self.operation = operation
         self.timeout = timeout
         self.connect_failed = connect_failed
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "error_type": type(self).__name__,
-            "operation": self.operation,
-            "status": None,
-            "error_code": None,
-            "error_msg": str(self),
-            "request_id": None,
-        }
 
 
 class MetaStudioInvalidResponseError(MetaStudioError):
@@ -152,6 +153,20 @@ class MetaStudioClientError(MetaStudioApiError):
 
 class MetaStudioCommandFailedError(MetaStudioApiError):
     """A command answered HTTP 200 but ``commond_result: EXCUTE_FAILED`` (spelling as in the API)."""
+
+
+def error_record(exc: BaseException) -> dict[str, Any]:
+    """``to_dict()`` of a MetaStudio error; the same shape, scrubbed, for any other exception."""
+    if isinstance(exc, MetaStudioError):
+        return exc.to_dict()
+    return {
+        "error_type": type(exc).__name__,
+        "operation": getattr(exc, "operation", None),
+        "status": None,
+        "error_code": None,
+        "error_msg": scrub_text(str(exc)),
+        "request_id": None,
+    }
 
 
 def exception_class_for_status(status: int) -> type[MetaStudioApiError]:

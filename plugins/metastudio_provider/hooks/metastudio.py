@@ -13,7 +13,6 @@ import re
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from functools import cached_property
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -39,7 +38,7 @@ from metastudio_provider.exceptions import (
     parse_error_body,
 )
 from metastudio_provider.hooks.connection_config import MetaStudioConnectionConfig, config_from_connection
-from metastudio_provider.hooks.retry import RetryPolicy, is_retryable, is_retryable_non_idempotent
+from metastudio_provider.hooks.retry import RetryPolicy, is_retryable, is_retryable_non_idempotent, retry_after_seconds
 from metastudio_provider.hooks.upload import (
     LargeBlockAdapter,
     ProgressReporter,
@@ -272,7 +271,7 @@ class MetaStudioHook(HttpHook):
         if states is not None:
             filters.append(("state", _join_states(states, operation)))
         if job_id is not None:
-            filters.append(("job_id", _checked_job_id(job_id, operation)))
+            filters.append(("job_id", checked_job_id(job_id, operation)))
         for key, value in (
             ("batch_name", batch_name),
             ("tag", tag),
@@ -311,7 +310,7 @@ class MetaStudioHook(HttpHook):
                     request_id=request_id,
                 )
             for item in jobs:
-                yield _job_from_api(item, operation, request_id)
+                yield job_from_api(item, operation, request_id)
             offset += len(jobs)
             if not jobs or len(jobs) < page_size or offset >= count:
                 return
@@ -325,7 +324,7 @@ class MetaStudioHook(HttpHook):
         operation = "get_training_job"
         path = self._job_path(job_id, operation)
         data, request_id = self._call_json_with_id(operation, "GET", path)
-        return _job_from_api(data, operation, request_id)
+        return job_from_api(data, operation, request_id)
 
     def create_training_job(self, body: Mapping[str, Any]) -> UploadUrls:
         """Create a job; returns its id and upload URLs. Not retried where a job may have been created."""
@@ -487,7 +486,7 @@ class MetaStudioHook(HttpHook):
         return JOBS_PATH.format(project_id=quote(self.config.project_id, safe=""))
 
     def _job_path(self, job_id: str, operation: str) -> str:
-        return f"{self._jobs_path()}/{quote(_checked_job_id(job_id, operation), safe='')}"
+        return f"{self._jobs_path()}/{quote(checked_job_id(job_id, operation), safe='')}"
 
     def _url(self, path: str) -> str:
         return self.config.base_url + path
@@ -592,28 +591,12 @@ def _api_error(response: requests.Response, *, operation: str) -> MetaStudioApiE
         error_msg=message or response.reason,
         request_id=_request_id(response) or body_request_id,
         operation=operation,
-        retry_after=_retry_after_seconds(response.headers.get("Retry-After")),
+        retry_after=retry_after_seconds(response.headers.get("Retry-After")),
     )
 
 
 def _request_id(response: requests.Response) -> str | None:
     return response.headers.get("X-Request-Id") or response.headers.get("x-request-id")
-
-
-def _retry_after_seconds(value: str | None) -> float | None:
-    """``Retry-After`` as seconds (delta-seconds or an HTTP date); None when absent or malformed."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _is_connect_failure(exc: requests.RequestException) -> bool:
@@ -624,14 +607,14 @@ def _is_connect_failure(exc: requests.RequestException) -> bool:
     return type(reason).__name__ in ("NewConnectionError", "NameResolutionError", "ConnectTimeoutError")
 
 
-def _job_from_api(item: Any, operation: str, request_id: str | None) -> TrainingJob:
+def job_from_api(item: Any, operation: str, request_id: str | None) -> TrainingJob:
     try:
         return TrainingJob.from_api(item)
     except (TypeError, ValueError) as exc:
         raise MetaStudioInvalidResponseError(str(exc), operation=operation, request_id=request_id) from None
 
 
-def _checked_job_id(job_id: Any, operation: str) -> str:
+def checked_job_id(job_id: Any, operation: str) -> str:
     if not isinstance(job_id, str) or not _JOB_ID.match(job_id):
         raise MetaStudioValidationError(
             f"job id {job_id!r} must be 1-64 letters, digits, '-' or '_'", operation=operation, field="job_id"

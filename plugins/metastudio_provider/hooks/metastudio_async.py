@@ -35,11 +35,10 @@ from metastudio_provider.hooks.connection_config import MetaStudioConnectionConf
 from metastudio_provider.hooks.metastudio import (
     JOBS_PATH,
     USER_AGENT,
-    _checked_job_id,
-    _job_from_api,
-    _retry_after_seconds,
+    checked_job_id,
+    job_from_api,
 )
-from metastudio_provider.hooks.retry import RetryPolicy, is_retryable
+from metastudio_provider.hooks.retry import RetryPolicy, is_retryable, retry_after_seconds
 from metastudio_provider.models import TrainingJob
 from metastudio_provider.redaction import redact_url, scrub_text
 
@@ -140,7 +139,7 @@ def api_error(reply: HttpReply, *, operation: str) -> MetaStudioApiError:
         error_msg=message or reply.reason,
         request_id=reply.request_id or body_request_id,
         operation=operation,
-        retry_after=_retry_after_seconds(reply.headers.get("Retry-After")),
+        retry_after=retry_after_seconds(reply.headers.get("Retry-After")),
     )
 
 
@@ -189,7 +188,7 @@ class MetaStudioAsyncHook(BaseHook):
     async def get_training_job(self, job_id: str) -> TrainingJob:
         """Show one job, including its ``operation_logs``."""
         operation = "get_training_job"
-        checked = quote(_checked_job_id(job_id, operation), safe="")
+        checked = quote(checked_job_id(job_id, operation), safe="")
         config = await self.get_config()
         path = JOBS_PATH.format(project_id=quote(config.project_id, safe="")) + f"/{checked}"
         reply = await self._call(config, operation, "GET", config.base_url + path)
@@ -201,7 +200,7 @@ class MetaStudioAsyncHook(BaseHook):
             raise MetaStudioInvalidResponseError(
                 f"HTTP {reply.status} response is not a JSON object", operation=operation, request_id=reply.request_id
             )
-        return _job_from_api(data, operation, reply.request_id)
+        return job_from_api(data, operation, reply.request_id)
 
     # ------------------------------------------------------------------------------------------
     # Plumbing

@@ -20,12 +20,11 @@ from airflow.providers.common.compat.connection import get_async_connection
 from airflow.sdk import BaseHook, BaseNotifier, Context
 from airflow.sdk.log import mask_secret
 
-from metastudio_provider.exceptions import MetaStudioConfigError, MetaStudioTransportError
+from metastudio_provider.exceptions import MetaStudioConfigError, MetaStudioTransportError, error_record
 from metastudio_provider.hooks.metastudio import USER_AGENT
 from metastudio_provider.hooks.metastudio_async import HttpReply, api_error, call_with_retries, send_request
 from metastudio_provider.hooks.retry import RetryPolicy
 from metastudio_provider.redaction import install_urllib3_scrubber, redact_url, scrub_text
-from metastudio_provider.triggers.training_job import error_dict
 
 OPERATION = "alert_webhook"
 MAX_TEXT_LINES = 50  # the structured ``errors`` list is never truncated, the chat text is
@@ -205,7 +204,7 @@ def _record_from_context(context: Context, run: Mapping[str, Any]) -> dict[str, 
     """One error record describing the failed task, for use as ``on_failure_callback``."""
     exc = context.get("exception")
     if isinstance(exc, BaseException):
-        error = error_dict(exc)
+        error = error_record(exc)
     else:
         message = str(exc or context.get("reason") or "task failed")
         error = dict.fromkeys(("error_type", "operation", "status", "error_code", "request_id"))

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator, Context
 
-from metastudio_provider.exceptions import MetaStudioError
+from metastudio_provider.exceptions import MetaStudioError, error_record
 from metastudio_provider.models import OCTET_STREAM
 from metastudio_provider.url_vault import open_sealed_url, seal_url
 
@@ -22,20 +22,6 @@ if TYPE_CHECKING:
     from metastudio_provider.hooks.metastudio import MetaStudioHook
 
 DEFAULT_CONN_ID = "metastudio_default"
-
-
-def error_record(exc: MetaStudioError) -> dict[str, Any]:
-    """JSON-safe description of a failure, for reports and alerts."""
-    if hasattr(exc, "to_dict"):
-        return exc.to_dict()
-    return {
-        "error_type": type(exc).__name__,
-        "operation": getattr(exc, "operation", None),
-        "status": None,
-        "error_code": None,
-        "error_msg": str(exc),
-        "request_id": None,
-    }
 
 
 class _MetaStudioOperator(BaseOperator):

@@ -9,6 +9,7 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from metastudio_provider.exceptions import error_record
 from metastudio_provider.hooks.metastudio_async import MetaStudioAsyncHook
 from metastudio_provider.hooks.retry import is_retryable
 from metastudio_provider.models import REVIEW_STATES, latest_review_failure
@@ -96,20 +97,5 @@ class MetaStudioTrainingJobTrigger(BaseTrigger):
             "state": state,
             "review_failure": None,
             "message": message,
-            "error": error_dict(exc) if exc is not None else None,
+            "error": error_record(exc) if exc is not None else None,
         }
-
-
-def error_dict(exc: BaseException) -> dict[str, Any]:
-    """``exc.to_dict()`` for MetaStudio API/transport errors; the same shape for anything else."""
-    to_dict = getattr(exc, "to_dict", None)
-    if callable(to_dict):
-        return to_dict()
-    return {
-        "error_type": type(exc).__name__,
-        "operation": getattr(exc, "operation", None),
-        "status": None,
-        "error_code": None,
-        "error_msg": scrub_text(str(exc)),
-        "request_id": getattr(exc, "request_id", None),
-    }
