@@ -196,6 +196,7 @@ def metastudio_training_remediation() -> None:
         metastudio_conn_id=CONN_ID,
         pool=POOL,
         poke_interval=REVIEW_POLL_SECONDS,
+        deferrable=True,  # reviews take minutes to days: wait in the triggerer, not in a worker slot
         timeout=6 * 3600,
         map_index_template="{{ task.job_id }}",
     ).expand(job_id=review_requests(final_results))
