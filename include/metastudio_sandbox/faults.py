@@ -29,11 +29,15 @@ class FaultSpec:
     error_code: str = MSS_INJECTED
     error_msg: str = "Injected fault"
     latency_ms: float = 0.0
+    latency_next: int = -1  # -1: every request; N >= 0: only the next N requests are delayed
     drop_rate: float = 0.0  # close the connection without any response
     drop_next: int = 0
     disconnect_rate: float = 0.0  # uploads: read part of the body, then close the connection
     disconnect_next: int = 0
     disconnect_after_bytes: int = 65536
+    retry_after: int = 0  # injected errors: send "Retry-After: N" when N > 0
+    drop_response_rate: float = 0.0  # handle the request, then close the connection instead of answering
+    drop_response_next: int = 0
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> FaultSpec:
@@ -48,7 +52,7 @@ class FaultSpec:
                 setattr(spec, key, type(default)(value))
             except (TypeError, ValueError):
                 raise ValueError(f"fault setting {key} must be a {type(default).__name__}") from None
-        for key in ("error_rate", "drop_rate", "disconnect_rate"):
+        for key in ("error_rate", "drop_rate", "disconnect_rate", "drop_response_rate"):
             if not 0.0 <= getattr(spec, key) <= 1.0:
                 raise ValueError(f"{key} must be between 0 and 1")
         if not 400 <= spec.error_status <= 599:
@@ -59,7 +63,7 @@ class FaultSpec:
 @dataclass
 class Decision:
     latency: float = 0.0  # seconds
-    action: str | None = None  # "drop", "disconnect" or "error"
+    action: str | None = None  # "drop", "disconnect", "error" or "drop_response"
     error: ApiError | None = None
     disconnect_after: int = 0
 
@@ -152,14 +156,21 @@ class Faults:
             if spec is None:
                 return Decision()
             rng = self._rngs[operation]
-            decision = Decision(latency=spec.latency_ms / 1000.0)
+            decision = Decision()
+            if spec.latency_next != 0:
+                decision.latency = spec.latency_ms / 1000.0
+                if spec.latency_next > 0:
+                    spec.latency_next -= 1
             if self._fires(spec, "drop", rng):
                 decision.action = "drop"
             elif self._fires(spec, "disconnect", rng):
                 decision.action, decision.disconnect_after = "disconnect", spec.disconnect_after_bytes
             elif self._fires(spec, "error", rng):
                 decision.action = "error"
-                decision.error = ApiError(spec.error_status, spec.error_code, spec.error_msg)
+                headers = {"Retry-After": str(spec.retry_after)} if spec.retry_after > 0 else {}
+                decision.error = ApiError(spec.error_status, spec.error_code, spec.error_msg, headers=headers)
+            elif self._fires(spec, "drop_response", rng):
+                decision.action = "drop_response"
             return decision
 
     @staticmethod

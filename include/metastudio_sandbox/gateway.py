@@ -78,6 +78,8 @@ class Gateway:
             await self._handle(scope, receive, send_with_id, operation)
         finally:
             entry["auth"] = scope.get("sandbox.auth")
+            if "sandbox.dropped_status" in scope:
+                entry["dropped_status"] = scope["sandbox.dropped_status"]  # handled, answer not sent
             if not scope["path"].startswith("/_sandbox/"):
                 self.requests.append(entry)
 
@@ -99,6 +101,19 @@ class Gateway:
         if decision.error is not None:
             await self._error(scope, send, decision.error)
             return
+        if decision.action == "drop_response":
+            # The request is handled in full, then the answer is lost (a gateway timeout after the
+            # backend did the work): the client cannot tell whether it happened.
+            async def swallow(message: dict[str, Any]) -> None:
+                if message["type"] == "http.response.start":
+                    scope["sandbox.dropped_status"] = message["status"]
+
+            await self._dispatch(scope, receive, swallow, operation, decision)
+            await drop_connection(receive)
+            return
+        await self._dispatch(scope, receive, send, operation, decision)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send, operation: str, decision: Any) -> None:
         if operation == "upload":
             await self.sandbox.uploads(scope, receive, send, decision)
         elif operation == "download":

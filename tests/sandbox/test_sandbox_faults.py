@@ -126,3 +126,39 @@ def test_cli_flag_parsing() -> None:
     assert parse_throttle_flag("show=2") == ("show", 2.0, None)
     with pytest.raises(ValueError, match="OP:key=value"):
         parse_fault_flag("create")
+
+
+def test_latency_next_delays_only_the_next_requests(api: Api) -> None:
+    api.admin("PUT", "/faults/list", json={"latency_ms": 300, "latency_next": 1})
+    started = time.perf_counter()
+    assert api.list().status_code == 200
+    assert time.perf_counter() - started >= 0.3
+    started = time.perf_counter()
+    assert api.list().status_code == 200
+    assert time.perf_counter() - started < 0.3
+
+
+def test_injected_error_with_retry_after(api: Api) -> None:
+    fault = {"error_next": 1, "error_status": 429, "error_code": "APIGW.0308", "retry_after": 2}
+    api.admin("PUT", "/faults/list", json=fault)
+    throttled = api.list()
+    assert (throttled.status_code, throttled.json()["error_code"]) == (429, "APIGW.0308")
+    assert throttled.headers["Retry-After"] == "2"
+    assert api.list().status_code == 200
+
+
+def test_drop_response_handles_the_request_then_loses_the_answer(api: Api) -> None:
+    created = api.create({"name": "lost answer"}).json()
+    job_id, url = created["job_id"], created["cover_upload_url"]
+    api.admin("PUT", "/faults/upload", json={"drop_response_next": 1})
+    with pytest.raises(requests.ConnectionError):
+        requests.put(url, data=JPEG, headers=OCTET, timeout=5)
+    job = api.admin("GET", f"/jobs/{job_id}").json()
+    assert [(f["asset"], f["size"]) for f in job["files"]] == [("cover", len(JPEG))]  # it was stored
+    retried = requests.put(url, data=JPEG, headers=OCTET, timeout=5)
+    assert (retried.status_code, retried.json()["error_code"]) == (403, "OBS.0410")  # and the URL used up
+    api.admin("PUT", "/faults/command", json={"drop_response_next": 1})
+    with pytest.raises(requests.ConnectionError):
+        api.command(job_id, "DELETE_JOB_VIDEO")
+    logged = [r for r in api.admin("GET", "/requests").json()["requests"] if r["operation"] == "command"]
+    assert logged[-1]["status"] is None and logged[-1]["dropped_status"] == 200
