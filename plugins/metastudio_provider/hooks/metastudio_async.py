@@ -57,29 +57,8 @@ async def call_with_retries(
     retryable: Callable[[BaseException], bool] = is_retryable,
 ) -> T:
     """The async twin of :meth:`RetryPolicy.call`: same predicate, backoff, ``Retry-After`` and bounds."""
-
-    def wait(state: tenacity.RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        return policy.backoff(state.attempt_number, exc)
-
-    def log_retry(state: tenacity.RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        logger.warning(
-            "%s failed (%s); retry %d/%d in %.1f s",
-            description,
-            exc,
-            state.attempt_number,
-            policy.retry_limit,
-            state.upcoming_sleep,
-        )
-
-    retrying = tenacity.AsyncRetrying(
-        retry=tenacity.retry_if_exception(retryable),
-        stop=tenacity.stop_after_attempt(policy.retry_limit + 1) | tenacity.stop_before_delay(policy.deadline),
-        wait=wait,
-        before_sleep=log_retry,
-        reraise=True,
-    )
+    options = policy.tenacity_options(description=description, logger=logger, retryable=retryable)
+    retrying = tenacity.AsyncRetrying(**options)
     return await retrying(fn)
 
 

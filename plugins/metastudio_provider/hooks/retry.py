@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import tenacity
 
@@ -66,15 +66,10 @@ class RetryPolicy:
         ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
         return random.uniform(ceiling / 2, ceiling)
 
-    def call(
-        self,
-        fn: Callable[[], T],
-        *,
-        description: str,
-        logger: logging.Logger,
-        retryable: Callable[[BaseException], bool] = is_retryable,
-    ) -> T:
-        """Run ``fn`` until it succeeds, fails for good, or runs out of attempts or time."""
+    def tenacity_options(
+        self, *, description: str, logger: logging.Logger, retryable: Callable[[BaseException], bool]
+    ) -> dict[str, Any]:
+        """The settings shared by :meth:`call` and its async twin (``tenacity.AsyncRetrying``)."""
 
         def wait(state: tenacity.RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
@@ -91,15 +86,25 @@ class RetryPolicy:
                 state.upcoming_sleep,
             )
 
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception(retryable),
-            stop=tenacity.stop_after_attempt(self.retry_limit + 1) | tenacity.stop_before_delay(self.deadline),
-            wait=wait,
-            sleep=self.sleep,
-            before_sleep=log_retry,
-            reraise=True,
-        )
-        return retrying(fn)
+        return {
+            "retry": tenacity.retry_if_exception(retryable),
+            "stop": tenacity.stop_after_attempt(self.retry_limit + 1) | tenacity.stop_before_delay(self.deadline),
+            "wait": wait,
+            "before_sleep": log_retry,
+            "reraise": True,
+        }
+
+    def call(
+        self,
+        fn: Callable[[], T],
+        *,
+        description: str,
+        logger: logging.Logger,
+        retryable: Callable[[BaseException], bool] = is_retryable,
+    ) -> T:
+        """Run ``fn`` until it succeeds, fails for good, or runs out of attempts or time."""
+        options = self.tenacity_options(description=description, logger=logger, retryable=retryable)
+        return tenacity.Retrying(sleep=self.sleep, **options)(fn)
 
 
 def retry_after_seconds(value: str | None) -> float | None:
