@@ -24,6 +24,11 @@ def _fernet():
     return fernet
 
 
+def ensure_sealing_available() -> None:
+    """Fail before anything is changed on the server when URLs could not be sealed."""
+    _fernet()
+
+
 def seal_url(url: str) -> str:
     return SEALED_PREFIX + _fernet().encrypt(url.encode("utf-8")).decode("ascii")
 

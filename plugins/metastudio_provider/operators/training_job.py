@@ -16,7 +16,7 @@ from airflow.sdk import BaseOperator, Context
 
 from metastudio_provider.exceptions import MetaStudioError, error_record
 from metastudio_provider.models import OCTET_STREAM
-from metastudio_provider.url_vault import open_sealed_url, seal_url
+from metastudio_provider.url_vault import ensure_sealing_available, open_sealed_url, seal_url
 
 if TYPE_CHECKING:
     from metastudio_provider.hooks.metastudio import MetaStudioHook
@@ -71,6 +71,7 @@ class MetaStudioUpdateTrainingJobOperator(_MetaStudioOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         identity = {"job_id": self.job_id}
+        ensure_sealing_available()  # an Update invalidates the old URLs: never run one we cannot keep
         try:
             urls = self.hook.update_training_job(self.job_id, dict(self.body))
         except MetaStudioError as exc:
