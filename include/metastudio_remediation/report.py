@@ -144,7 +144,8 @@ def _apply_outcomes(plan, rows, fail, updates, uploads, finals, reviews) -> None
     for result in finals:
         job_id = result["job_id"]
         if result.get("ok"):
-            rows[job_id].update(status="resubmitted", detail="resubmitted for review")
+            note = f" ({result['note']})" if result.get("note") else ""
+            rows[job_id].update(status="resubmitted", detail=f"resubmitted for review{note}")
         elif result.get("error"):
             fail(job_id, result["error"], task_id=result.get("task_id"), map_index=result.get("map_index"))
     for row in rows.values():

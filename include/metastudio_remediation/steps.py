@@ -12,7 +12,13 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from metastudio_provider.exceptions import MetaStudioError, MetaStudioNotFoundError, error_record
+from metastudio_provider.exceptions import (
+    MetaStudioError,
+    MetaStudioNotFoundError,
+    MetaStudioServerError,
+    MetaStudioTransportError,
+    error_record,
+)
 from metastudio_provider.hooks.metastudio import MetaStudioHook
 from metastudio_provider.models import VERIFY_FAILED_STATES
 from metastudio_remediation.manifest import Manifest
@@ -24,6 +30,7 @@ CONFIRM_COMMANDS = {
     "action_video": "CONFIRM_ACTION_VIDEO_MULTIPART_UPLOADED",
     "authorization_letter": "CONFIRM_AUTHORIZATION_LETTER",
 }
+SUBMIT = "SUBMITVERIFYING"
 
 
 def find_failed_jobs(hook: MetaStudioHook, job_ids: Iterable[str] = ()) -> list[dict[str, Any]]:
@@ -48,12 +55,20 @@ def plan_remediation(
 ) -> dict[str, list[dict[str, Any]]]:
     """Fetch details (review reason, rejection count) of the jobs the manifest corrects, then plan."""
     detailed = []
+    failed = []
     for candidate in candidates:
         if candidate["state"] in VERIFY_FAILED_STATES and candidate["job_id"] in manifest.job_ids:
-            detailed.append(job_summary(hook.get_training_job(candidate["job_id"])))
+            try:
+                detailed.append(job_summary(hook.get_training_job(candidate["job_id"])))
+            except MetaStudioNotFoundError:  # deleted since it was listed: nothing to fix
+                detailed.append({**candidate, "state": "NOT_FOUND", "review_failure": None, "rejections": 0})
+            except MetaStudioError as exc:  # this job only; the others are still planned
+                failed.append({**candidate, "review_failure": None, "error": error_record(exc)})
         else:
             detailed.append({**candidate, "review_failure": None, "rejections": 0})
-    return plan_run(detailed, manifest, **limits)
+    plan = plan_run(detailed, manifest, **limits)
+    plan["failed"].extend(failed)
+    return plan
 
 
 def update_requests(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -103,12 +118,51 @@ def finalize_job(hook: MetaStudioHook, job: Mapping[str, Any]) -> dict[str, Any]
     done: list[str] = []
     commands = [CONFIRM_COMMANDS[asset] for asset in job["assets"] if asset in CONFIRM_COMMANDS]
     try:
-        for command in [*commands, "SUBMITVERIFYING"]:
+        for command in commands:  # confirmations can be repeated safely: the hook retries them
             hook.execute_command(job_id, command)
             done.append(command)
+        note = submit_for_review(hook, job_id)
+        done.append(SUBMIT)
     except MetaStudioError as exc:
         return {"job_id": job_id, "ok": False, "commands": done, "error": error_record(exc)}
-    return {"job_id": job_id, "ok": True, "commands": done}
+    return {"job_id": job_id, "ok": True, "commands": done, **({"note": note} if note else {})}
+
+
+def submit_for_review(hook: MetaStudioHook, job_id: str) -> str | None:
+    """Send ``SUBMITVERIFYING`` exactly once, even when an answer is lost.
+
+    A second ``SUBMITVERIFYING`` after one that did reach the job is refused (``MSS.10002002``:
+    the job is already in review), so the hook must not blindly retry it. When the answer is lost
+    (timeout, dropped connection, 5xx other than 503) we read the job: if its logs show a
+    submission after its latest update, the command ran; otherwise it is sent again.
+    """
+    policy = hook.retry_policy
+    attempts = policy.retry_limit + 1  # as many sends as the hook would make of an idempotent call
+    for attempt in range(1, attempts + 1):
+        try:
+            hook.execute_command(job_id, SUBMIT, idempotent=False)
+            return None
+        except (MetaStudioTransportError, MetaStudioServerError) as exc:
+            if not outcome_unknown(exc) or attempt == attempts:
+                raise
+            if submitted_since_update(hook.get_training_job(job_id)):
+                return f"the answer to {SUBMIT} was lost ({type(exc).__name__}); the job's logs show it was submitted"
+            policy.sleep(policy.backoff(attempt, exc))
+    return None  # unreachable: the last attempt returns or raises
+
+
+def outcome_unknown(exc: MetaStudioError) -> bool:
+    """True when the request may have been handled although no answer says so."""
+    if isinstance(exc, MetaStudioTransportError):
+        return not exc.connect_failed
+    return isinstance(exc, MetaStudioServerError) and exc.status != 503
+
+
+def submitted_since_update(job: Any) -> bool:
+    """The job's newest ``USER_VERIFYING_SUBMITTED`` log entry is newer than its newest ``USER_UPDATE_VIDEO``."""
+    logs = sorted(enumerate(job.operation_logs), key=lambda item: (item[1].operate_time or "", item[0]))
+    last: dict[str | None, int] = {log.log_type: position for position, (_, log) in enumerate(logs)}
+    return last.get("USER_VERIFYING_SUBMITTED", -1) > last.get("USER_UPDATE_VIDEO", -1)
 
 
 def failed_task_instances(

@@ -359,10 +359,14 @@ class MetaStudioHook(HttpHook):
         command_message: str | None = None,
         comment_data: Mapping[str, Any] | None = None,
         operation_reason: str | None = None,
+        idempotent: bool = True,
     ) -> CommandResult:
         """Run a job command (``SUBMITVERIFYING``, ``CONFIRM_MULTIPART_UPLOADED``, ...).
 
         A 200 answer with ``commond_result: EXCUTE_FAILED`` raises :class:`MetaStudioCommandFailedError`.
+        ``idempotent=False`` (for commands that change the job's state, like ``SUBMITVERIFYING``) retries
+        only failures that cannot have reached the job (like ``create_training_job``): after a lost
+        answer the caller has to look at the job to know whether the command ran.
         """
         operation = f"execute_command:{command}"
         path = self._job_path(job_id, operation) + "/command"
@@ -374,7 +378,7 @@ class MetaStudioHook(HttpHook):
         if operation_reason is not None:
             body["operation_reason"] = operation_reason
         validate_body(body, COMMAND_BODY_SCHEMA, operation=operation)
-        data, request_id = self._call_json_with_id(operation, "POST", path, json_body=body)
+        data, request_id = self._call_json_with_id(operation, "POST", path, json_body=body, idempotent=idempotent)
         if data.get("commond_result") == COMMAND_FAILED:
             error_info = data.get("error_info") if isinstance(data.get("error_info"), Mapping) else {}
             raise MetaStudioCommandFailedError(
