@@ -99,11 +99,12 @@ class Run:
 
 
 def run_env(env: dict[str, str], base_url: str, manifest: Path, **extra: Any) -> dict[str, str]:
+    """The run's environment; ``extra`` overrides connection extras (``login``/``password`` the fields)."""
     connection = {
         "conn_type": "metastudio",
         "host": base_url,
-        "login": AK,
-        "password": SK,
+        "login": extra.pop("login", AK),
+        "password": extra.pop("password", SK),
         "extra": {"project_id": PROJECT_ID, "retry_delay": 0.2, "read_timeout": 20, **extra},
     }
     return {
