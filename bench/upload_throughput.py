@@ -1,0 +1,270 @@
+"""Upload throughput and memory: ``MetaStudioHook.upload_file`` vs ``curl -T`` vs a bare ``requests`` PUT.
+
+Starts the sandbox (``python -m metastudio_sandbox``, a subprocess on loopback), writes a random
+file of each ``--sizes`` MiB (default 256 and 1024), and uploads it to the training-video URLs
+that an Update returns:
+
+* single stream (``video_multipart_count: 1``): ``curl -T``, ``requests.put(data=<file>)``, the hook;
+* 8 parts at once (``video_multipart_count: 8``, each part its own presigned URL, 8 threads):
+  bare ``requests`` (a length-limited file reader per part) and the hook. curl has no way to send a
+  byte range of a file, so it has no parts row.
+
+Every upload runs in a child process (``curl`` itself, or this script with ``--child``) whose
+peak RSS (``VmHWM``) is read from ``/proc``; the Python children also report their RSS just before
+uploading (after imports: the hook's child imports Airflow, which is most of its memory). The time is measured
+around the transfer only (curl's ``time_total``). After each upload the sandbox's record is
+checked (every byte arrived), the job is deleted and ``sync()`` is called, so every run starts
+from the same page-cache state. Methods are interleaved inside each run; medians of ``--runs``.
+
+Goals (issue #6): hook >= 0.9 x curl single-stream; hook peak RSS <= 150 MB whatever the size;
+parts in parallel no slower than one stream.
+
+    .venv/bin/python bench/upload_throughput.py [--sizes 256,1024] [--runs 3] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import _bench as b
+
+PARTS = 8
+RSS_GOAL_MB = 150.0
+METHODS = [
+    ("curl", 1),
+    ("requests", 1),
+    ("hook", 1),
+    ("requests", PARTS),
+    ("hook", PARTS),
+]
+
+
+# --------------------------------------------------------------------------------------------
+# Child side: one upload, then one JSON line on stdout
+# --------------------------------------------------------------------------------------------
+
+
+class RangeReader:
+    """The least a bare ``requests`` client needs to PUT a byte range: ``read`` and ``len``."""
+
+    def __init__(self, path: str, offset: int, length: int) -> None:
+        self._file = open(path, "rb")  # noqa: SIM115 - closed by close()
+        self._file.seek(offset)
+        self._left = length
+
+    def __len__(self) -> int:
+        return self._left
+
+    def read(self, size: int = -1) -> bytes:
+        size = self._left if size < 0 else min(size, self._left)
+        data = self._file.read(size)
+        self._left -= len(data)
+        return data
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def child(method: str, source: str, targets: list[dict[str, Any]]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    import psutil
+
+    if method == "hook":
+        from metastudio_provider.hooks.metastudio import MetaStudioHook
+
+        hook = MetaStudioHook(b.CONN_ID)
+        hook.config  # noqa: B018 - read the connection before the clock starts
+
+        def send(target: dict[str, Any]) -> None:
+            hook.upload_file(target["url"], source, offset=target["offset"], length=target["length"])
+    else:
+        import requests
+
+        session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_maxsize=PARTS)
+        session.mount("http://", adapter)
+
+        def send(target: dict[str, Any]) -> None:
+            headers = {"Content-Type": "application/octet-stream"}
+            if len(targets) == 1:
+                with open(source, "rb") as handle:
+                    response = session.put(target["url"], data=handle, headers=headers, timeout=600)
+            else:
+                reader = RangeReader(source, target["offset"], target["length"])
+                try:
+                    response = session.put(target["url"], data=reader, headers=headers, timeout=600)
+                finally:
+                    reader.close()
+            response.raise_for_status()
+
+    rss_before = psutil.Process().memory_info().rss / 1e6
+    started = time.perf_counter()
+    if len(targets) == 1:
+        send(targets[0])
+    else:
+        with ThreadPoolExecutor(max_workers=len(targets)) as pool:
+            list(pool.map(send, targets))
+    seconds = time.perf_counter() - started
+    print(json.dumps({"seconds": seconds, "rss_before_mb": rss_before, "peak_rss_mb": peak_rss_mb()}))
+
+
+# --------------------------------------------------------------------------------------------
+# Parent side
+# --------------------------------------------------------------------------------------------
+
+
+def peak_rss_mb(pid: int | str = "self") -> float | None:
+    """``VmHWM`` of a process: its peak RSS since its last ``exec`` (``ru_maxrss`` would count the
+    parent's memory copied at ``fork``, i.e. this Airflow-importing script's)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    kib = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), None)
+    return None if kib is None else kib * 1024 / 1e6
+
+
+def run_child(command: list[str], env: dict[str, str]) -> tuple[str, float]:
+    """Run ``command``; return its stdout and its peak RSS in MB, sampled from ``/proc`` every 10 ms
+    while it runs (``VmHWM`` only grows, so the last sample is the peak up to then)."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, env=env, text=True)
+    peak = 0.0
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not stop.is_set():
+            value = peak_rss_mb(process.pid)
+            if value is not None and process.poll() is None:
+                peak = max(peak, value)
+            stop.wait(0.01)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    output, _ = process.communicate()
+    stop.set()
+    sampler.join()
+    if process.returncode != 0:
+        raise SystemExit(f"{command[0]} failed with status {process.returncode}: {output[-500:]}")
+    return output, peak
+
+
+def upload_once(url: str, env: dict[str, str], source: Path, method: str, parts: int, index: int) -> dict[str, Any]:
+    from metastudio_provider.hooks.metastudio import MetaStudioHook
+    from metastudio_remediation.planning import part_ranges
+
+    job = b.failed_job_spec(index, prefix="upload")
+    b.admin(url, "POST", "/scenario", json={"jobs": [job]})
+    hook = MetaStudioHook(b.CONN_ID)
+    urls = hook.update_training_job(job["job_id"], {"video_multipart_count": parts}).for_asset("training_video")
+    size = source.stat().st_size
+    targets = [
+        {"url": target.url, "offset": offset, "length": length}
+        for target, (offset, length) in zip(urls, part_ranges(size, parts), strict=True)
+    ]
+    if method == "curl":
+        command = ["curl", "-sS", "-T", str(source), "-H", "Content-Type: application/octet-stream"]
+        command += ["-o", "/dev/null", "-w", "%{http_code} %{time_total}", targets[0]["url"]]
+        output, peak = run_child(command, env)
+        status, seconds = output.split()
+        if status != "200":
+            raise SystemExit(f"curl upload answered {status}")
+        result = {"seconds": float(seconds), "rss_before_mb": None}
+    else:
+        command = [sys.executable, __file__, "--child", method, "--source", str(source)]
+        command += ["--targets", json.dumps(targets)]
+        output, peak = run_child(command, env)
+        result = json.loads(output.strip().splitlines()[-1])
+        peak = max(peak, result.pop("peak_rss_mb"))  # the child's own VmHWM at the end: exact
+    files = b.admin(url, "GET", f"/jobs/{job['job_id']}")["files"]
+    received = sum(f["size"] for f in files if f["asset"] == "training_video" and f["part"] >= 1)
+    if received != size:
+        raise SystemExit(f"{method} x{parts}: the sandbox received {received} of {size} bytes")
+    b.admin(url, "DELETE", f"/jobs/{job['job_id']}")
+    os.sync()
+    return {**result, "peak_rss_mb": peak, "mb_s": size / result["seconds"] / 1e6}
+
+
+def label(method: str, parts: int) -> str:
+    return f"{method} {'single stream' if parts == 1 else f'{parts} parts'}"
+
+
+def bench_size(url: str, env: dict[str, str], tmp: Path, size_mib: int, runs: int, warmup: int) -> bool:
+    source = b.write_file(tmp / f"upload-{size_mib}.bin", size_mib * b.MiB)
+    os.sync()
+    results: dict[tuple[str, int], list[dict[str, Any]]] = {key: [] for key in METHODS}
+    counter = size_mib * 1000
+    for run in range(warmup + runs):
+        for method, parts in METHODS:
+            counter += 1
+            result = upload_once(url, env, source, method, parts, counter)
+            if run >= warmup:
+                results[(method, parts)].append(result)
+    source.unlink()
+
+    def med(key: tuple[str, int], field: str) -> float:
+        return b.median(r[field] for r in results[key])
+
+    curl = med(("curl", 1), "mb_s")
+    print(f"\n{size_mib} MiB file, medians of {runs} runs (after {warmup} warm-up):")
+    print(f"  {'method':<24} {'MB/s':>7} {'x curl':>7} {'peak RSS MB':>12} {'RSS before MB':>14}")
+    for key in METHODS:
+        before = [r["rss_before_mb"] for r in results[key] if r["rss_before_mb"] is not None]
+        peak = max(r["peak_rss_mb"] for r in results[key])
+        before_text = f"{b.median(before):14.1f}" if before else f"{'-':>14}"
+        print(f"  {label(*key):<24} {med(key, 'mb_s'):7.0f} {med(key, 'mb_s') / curl:7.2f} {peak:12.1f} {before_text}")
+    hook_single, hook_parts = med(("hook", 1), "mb_s"), med(("hook", PARTS), "mb_s")
+    hook_peak = max(r["peak_rss_mb"] for key in (("hook", 1), ("hook", PARTS)) for r in results[key])
+    goals = {
+        "hook single >= 0.9 x curl": hook_single / curl >= 0.9,
+        f"hook peak RSS <= {RSS_GOAL_MB:.0f} MB ({hook_peak:.1f})": hook_peak <= RSS_GOAL_MB,
+        f"hook {PARTS} parts >= hook single ({hook_parts / hook_single:.2f} x)": hook_parts >= hook_single * 0.95,
+    }
+    for goal, ok in goals.items():
+        print(f"  goal {goal}: {b.verdict(ok)}")
+    return all(goals.values())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="256,1024", help="file sizes in MiB, comma-separated")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=1, help="rounds done first and not counted")
+    parser.add_argument("--quick", action="store_true", help="16 MiB, 1 run, no warm-up (smoke test)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--source", help=argparse.SUPPRESS)
+    parser.add_argument("--targets", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        child(args.child, args.source, json.loads(args.targets))
+        return 0
+    if args.quick:
+        args.sizes, args.runs, args.warmup = "16", 1, 0
+    print(f"machine: {b.machine()}")
+    all_met = True
+    with tempfile.TemporaryDirectory(prefix="bench-upload-") as name:
+        tmp = Path(name)
+        process, url = b.start_sandbox(tmp / "data")
+        env = {**os.environ, **b.connection_env(url), "AIRFLOW_HOME": str(tmp / "airflow")}
+        os.environ.update(env)
+        try:
+            for size in (int(s) for s in args.sizes.split(",")):
+                all_met &= bench_size(url, env, tmp, size, args.runs, args.warmup)
+        finally:
+            b.stop(process)
+    print(f"\nupload_throughput: all goals {b.verdict(all_met)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
