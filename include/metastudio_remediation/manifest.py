@@ -94,7 +94,8 @@ def load_manifest(path: str | Path) -> Manifest:
     manifest_path = Path(path)
     document = _parse(manifest_path)
     errors = sorted(jsonschema.Draft202012Validator(manifest_schema()).iter_errors(document), key=str)
-    top_level = [error for error in errors if len(error.absolute_path) < 3]
+    # An error inside one job's entry (jobs/<id>/...) fails that job only; anything else the whole file.
+    top_level = [error for error in errors if not _in_job_entry(error)]
     if top_level:
         error = top_level[0]
         where = "/".join(str(part) for part in error.absolute_path) or "top level"
@@ -104,12 +105,13 @@ def load_manifest(path: str | Path) -> Manifest:
     if not root.is_dir():
         raise ManifestError(f"{manifest_path}: assets_root {root} is not a folder")
     manifest = Manifest(path=str(manifest_path), assets_root=str(root))
-    per_job_errors = {error.absolute_path[1]: error for error in errors if len(error.absolute_path) >= 3}
+    per_job_errors = {error.absolute_path[1]: error for error in errors if _in_job_entry(error)}
     for job_id, entry in document["jobs"].items():
         if job_id in per_job_errors:
             error = per_job_errors[job_id]
             field_path = ".".join(str(part) for part in list(error.absolute_path)[2:])
-            manifest.errors[job_id] = f"{manifest_path}: job {job_id}: {field_path}: {error.message}"
+            where = f"{field_path}: " if field_path else ""
+            manifest.errors[job_id] = f"{manifest_path}: job {job_id}: {where}{error.message}"
             continue
         try:
             manifest.corrections[job_id] = _correction(job_id, entry, root, manifest_path)
@@ -118,11 +120,18 @@ def load_manifest(path: str | Path) -> Manifest:
     return manifest
 
 
+def _in_job_entry(error: jsonschema.ValidationError) -> bool:
+    path = list(error.absolute_path)
+    return len(path) >= 2 and path[0] == "jobs"
+
+
 def _parse(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ManifestError(f"{path}: cannot read the corrections manifest: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ManifestError(f"{path}: not UTF-8 text (byte {exc.start}): {exc.reason}") from None
     try:
         if path.suffix.lower() == ".json":
             document = json.loads(text, object_pairs_hook=_unique_keys(path))
@@ -185,7 +194,10 @@ def _asset(kind: str, location: str, root: Path, where: str) -> AssetSource:
     if relative.is_absolute():
         raise ManifestError(f"{where}: {location!r} must be relative to assets_root {root}")
     candidate = root / relative
-    resolved = candidate.resolve()  # follows symlinks: a link pointing out of the root is refused too
+    try:
+        resolved = candidate.resolve()  # follows symlinks: a link pointing out of the root is refused too
+    except (OSError, RuntimeError) as exc:  # a symlink loop
+        raise ManifestError(f"{where}: {location!r} cannot be resolved: {exc}") from None
     if not resolved.is_relative_to(root):
         raise ManifestError(f"{where}: {location!r} is outside assets_root {root}")
     if not resolved.is_file():
