@@ -1,0 +1,391 @@
+"""End to end: the remediation DAG under a real scheduler vs a plain sequential script with the hook.
+
+Both fix the same ``--jobs`` verify-failed jobs (default 50) in a sandbox (a subprocess on
+loopback, reset to the same scenario before each contender; review delay 1 h, so the jobs stay in
+``AUTO_VERIFYING`` and no review work competes). Each job gets four corrected files, realistic in
+kind and scaled down in size (stated in the output): a training video of ``--video-mib`` MiB
+(default 64; real ones are 300 MiB to several GiB), ID card front and back (300 and 280 KiB) and a
+signed authorization letter (150 KiB). The bench writes the files, the scenario and the
+corrections manifest in a temp dir.
+
+* **plain script** (the baseline): one Python process (timed from its start, imports included)
+  that lists the verify-failed jobs, then for each job in turn: Update, upload every file and
+  video part, ``CONFIRM_MULTIPART_UPLOADED``, ``CONFIRM_AUTHORIZATION_LETTER``,
+  ``SUBMITVERIFYING``; all with ``MetaStudioHook``.
+* **DAG**: Airflow 3 with LocalExecutor on SQLite, as separate processes: ``airflow api-server``
+  (the Execution API the tasks talk to), ``airflow scheduler``, ``airflow dag-processor``. The run
+  is triggered with ``airflow dags trigger``; the wall time is from the trigger command's start
+  to the run's ``end_date`` in the metadata DB. Also reported: task instances created, their
+  summed run time, and the run's own start-to-end time.
+
+Afterwards every job must be ``AUTO_VERIFYING`` with every byte received, for both contenders.
+Airflow settings under test (flags): ``[core] parallelism``, ``[core] max_active_tasks_per_dag``,
+the ``metastudio_api`` pool's slots.
+
+Goal (issue #6): DAG wall time <= 1.5 x the plain script's.
+
+    .venv/bin/python bench/dag_end_to_end.py [--jobs 50] [--video-mib 64] [--runs 1] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import _bench as b
+import yaml
+
+DAG_ID = "metastudio_training_remediation"
+AIRFLOW = str(Path(sys.executable).parent / "airflow")
+SMALL_FILES = {  # manifest asset kind: (file name, size, signature)
+    "id_card_front": ("id_front.jpg", 300 * 1024, b.JPEG_HEAD),
+    "id_card_back": ("id_back.jpg", 280 * 1024, b.JPEG_HEAD),
+    "authorization_letter": ("letter.pdf", 150 * 1024, b.PDF_HEAD),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Inputs: scenario, assets, manifest
+# --------------------------------------------------------------------------------------------
+
+
+def write_inputs(tmp: Path, jobs: int, video_mib: int) -> tuple[dict[str, Any], Path, int]:
+    """The scenario (verify-failed jobs), one set of assets per job and the manifest; total bytes."""
+    scenario = {"jobs": [b.failed_job_spec(index, prefix="e2e") for index in range(1, jobs + 1)]}
+    root = tmp / "assets"
+    corrections: dict[str, Any] = {}
+    total = 0
+    for spec in scenario["jobs"]:
+        folder = root / spec["job_id"]
+        assets = {"training_video": f"{spec['job_id']}/training_video.mp4"}
+        total += b.write_file(folder / "training_video.mp4", video_mib * b.MiB, b.MP4_HEAD).stat().st_size
+        for kind, (name, size, head) in SMALL_FILES.items():
+            total += b.write_file(folder / name, size, head, block=size).stat().st_size
+            assets[kind] = f"{spec['job_id']}/{name}"
+        corrections[spec["job_id"]] = {"note": "re-shot and re-scanned", "assets": assets}
+    manifest = tmp / "corrections.yaml"
+    manifest.write_text(yaml.safe_dump({"version": 1, "assets_root": str(root), "jobs": corrections}))
+    return scenario, manifest, total
+
+
+# --------------------------------------------------------------------------------------------
+# The plain script (run with --plain MANIFEST in its own process)
+# --------------------------------------------------------------------------------------------
+
+
+def plain(manifest_path: str) -> None:
+    """What a cron script would do: the same calls as the DAG, one after the other."""
+    from metastudio_provider.hooks.metastudio import MetaStudioHook
+    from metastudio_remediation.planning import part_count_for, part_ranges
+
+    manifest = yaml.safe_load(Path(manifest_path).read_text())
+    root = Path(manifest["assets_root"])
+    hook = MetaStudioHook(b.CONN_ID)
+    failed = hook.list_training_jobs(states=["AUTO_VERIFY_FAILED", "MANUAL_VERIFY_FAILED"])
+    for job in failed:
+        correction = manifest["jobs"].get(job.job_id)
+        if correction is None:
+            continue
+        video = root / correction["assets"]["training_video"]
+        parts = part_count_for(video.stat().st_size, 256 * b.MiB)
+        urls = hook.update_training_job(job.job_id, {"video_multipart_count": parts})
+        for target, (offset, length) in zip(
+            urls.for_asset("training_video"), part_ranges(video.stat().st_size, parts), strict=True
+        ):
+            hook.upload_file(target.url, video, offset=offset, length=length, asset=target.label)
+        for kind in SMALL_FILES:
+            (target,) = urls.for_asset(kind)
+            hook.upload_file(target.url, root / correction["assets"][kind], content_type=target.content_type)
+        hook.execute_command(job.job_id, "CONFIRM_MULTIPART_UPLOADED")
+        hook.execute_command(job.job_id, "CONFIRM_AUTHORIZATION_LETTER")
+        hook.execute_command(job.job_id, "SUBMITVERIFYING")
+
+
+def run_plain(env: dict[str, str], manifest: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, __file__, "--plain", str(manifest)],
+        env={**env, "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING"},
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - started
+
+
+# --------------------------------------------------------------------------------------------
+# Airflow: home, processes, trigger, metadata DB
+# --------------------------------------------------------------------------------------------
+
+
+def airflow_env(
+    home: Path, sandbox_url: str, manifest: Path, args: argparse.Namespace, api_port: int
+) -> dict[str, str]:
+    from cryptography.fernet import Fernet
+
+    return {
+        **os.environ,
+        **b.connection_env(sandbox_url, conn_id="metastudio_default", read_timeout=60),
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(b.PROJECT / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",  # no nightly run competing with the triggered one
+        "AIRFLOW__CORE__PARALLELISM": str(args.parallelism),
+        "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": str(args.max_active_tasks),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
+        "AIRFLOW__API__PORT": str(api_port),
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__WORKERS": str(args.api_workers),
+        "AIRFLOW__API_AUTH__JWT_SECRET": os.urandom(16).hex(),
+        "AIRFLOW__API__SECRET_KEY": os.urandom(16).hex(),
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+        "AIRFLOW_CONN_METASTUDIO_ALERTS": json.dumps(
+            {"conn_type": "http", "host": f"{sandbox_url}/_sandbox/webhooks/alerts"}
+        ),
+        "AIRFLOW_VAR_METASTUDIO_CORRECTIONS_PATH": str(manifest),
+        "AIRFLOW_VAR_METASTUDIO_REPORT_DIR": str(home / "reports"),
+    }
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start(env: dict[str, str], home: Path, *command: str) -> subprocess.Popen[bytes]:
+    log = (home / f"{command[0]}.log").open("wb")
+    # Own process group: stopping it stops the workers it forked too.
+    return subprocess.Popen([AIRFLOW, *command], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop_group(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def query(home: Path, sql: str, *params: Any) -> list[tuple]:
+    with sqlite3.connect(f"file:{home / 'airflow.db'}?mode=ro", uri=True, timeout=30) as db:
+        return db.execute(sql, params).fetchall()
+
+
+def when(value: str | None) -> datetime | None:
+    """A metadata-DB timestamp (SQLite stores UTC, naive) as an aware datetime."""
+    if not value:
+        return None
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def wait_for(condition, timeout: float, what: str, processes: list[subprocess.Popen[bytes]]) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        for process in processes:
+            if process.poll() is not None:
+                raise SystemExit(f"{process.args[1]} exited with {process.returncode} while waiting for {what}")
+        time.sleep(0.5)
+    raise SystemExit(f"timed out waiting for {what}")
+
+
+def run_dag(env: dict[str, str], home: Path, jobs: int, timeout: float) -> dict[str, Any]:
+    processes = [start(env, home, "api-server"), start(env, home, "scheduler"), start(env, home, "dag-processor")]
+    try:
+        port = env["AIRFLOW__API__PORT"]
+        wait_for(lambda: _healthy(port), 120, "the API server", processes)
+        wait_for(
+            lambda: query(home, "SELECT 1 FROM serialized_dag WHERE dag_id = ?", DAG_ID), 180, "the DAG", processes
+        )
+        run_id = f"bench__{int(time.time())}"
+        started_at = datetime.now(UTC)
+        started = time.perf_counter()
+        conf = json.dumps({"max_jobs": max(jobs, 1)})
+        subprocess.run(
+            [AIRFLOW, "dags", "trigger", DAG_ID, "--run-id", run_id, "--conf", conf],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        trigger_seconds = time.perf_counter() - started
+        row = wait_for(
+            lambda: [
+                r
+                for r in query(
+                    home, "SELECT state, start_date, end_date, queued_at FROM dag_run WHERE run_id = ?", run_id
+                )
+                if r[0] in ("success", "failed")
+            ],
+            timeout,
+            "the DAG run",
+            processes,
+        )[0]
+        state, run_start, run_end, _queued = row
+        tis = query(
+            home,
+            "SELECT task_id, map_index, state, start_date, end_date, queued_dttm, duration FROM task_instance"
+            " WHERE dag_id = ? AND run_id = ?",
+            DAG_ID,
+            run_id,
+        )
+        other_runs = query(home, "SELECT run_id FROM dag_run WHERE dag_id = ? AND run_id != ?", DAG_ID, run_id)
+    finally:
+        for process in reversed(processes):
+            stop_group(process)
+    if state != "success":
+        raise SystemExit(f"the DAG run ended {state}; see the logs in {home}")
+    if other_runs:
+        raise SystemExit(f"unexpected other runs competed for the jobs: {other_runs}")
+    end = when(run_end)
+    queue_waits = [(when(t[3]) - when(t[5])).total_seconds() for t in tis if t[3] and t[5]]
+    return {
+        "wall": (end - started_at).total_seconds(),
+        "trigger_cli": trigger_seconds,
+        "run": (end - when(run_start)).total_seconds(),
+        "task_instances": len(tis),
+        "task_seconds": sum(t[6] or 0 for t in tis),
+        "queue_wait_median": b.median(queue_waits) if queue_waits else 0.0,
+        "by_task": _by_task(tis),
+    }
+
+
+def _healthy(port: str) -> bool:
+    import requests
+
+    try:
+        return requests.get(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def _by_task(tis: list[tuple]) -> dict[str, tuple[int, float]]:
+    grouped: dict[str, list[float]] = {}
+    for task_id, _map_index, _state, _start, _end, _queued, duration in tis:
+        if duration is not None:
+            grouped.setdefault(task_id, []).append(duration)
+    return {task: (len(values), b.median(values)) for task, values in grouped.items()}
+
+
+# --------------------------------------------------------------------------------------------
+# Checks and the report
+# --------------------------------------------------------------------------------------------
+
+
+def check_sandbox(url: str, scenario: dict[str, Any], total: int, who: str) -> None:
+    wanted = {job["job_id"] for job in scenario["jobs"]}
+    states: dict[str, int] = {}
+    received = 0
+    for entry in b.admin(url, "GET", "/jobs")["jobs"]:
+        if entry["job"]["job_id"] in wanted:
+            states[entry["job"]["state"]] = states.get(entry["job"]["state"], 0) + 1
+            received += sum(f["size"] for f in entry["files"] if f["part"] >= 1 or f["asset"] != "training_video")
+    if states != {"AUTO_VERIFYING": len(wanted)} or received != total:
+        raise SystemExit(f"{who}: jobs ended {states}, {received} of {total} bytes received")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jobs", type=int, default=50)
+    parser.add_argument("--video-mib", type=int, default=64)
+    parser.add_argument("--runs", type=int, default=1, help="rounds of (plain script, DAG)")
+    parser.add_argument("--pool-slots", type=int, default=8, help="slots of the metastudio_api pool")
+    parser.add_argument("--parallelism", type=int, default=32, help="[core] parallelism (LocalExecutor workers)")
+    parser.add_argument("--max-active-tasks", type=int, default=16, help="[core] max_active_tasks_per_dag")
+    parser.add_argument("--api-workers", type=int, default=1, help="[api] workers of the API server")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for the DAG run")
+    parser.add_argument("--quick", action="store_true", help="3 jobs, 4 MiB videos, 1 round (smoke test)")
+    parser.add_argument("--plain", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.plain:
+        plain(args.plain)
+        return 0
+    if args.quick:
+        args.jobs, args.video_mib, args.runs = 3, 4, 1
+    print(f"machine: {b.machine()}")
+    with tempfile.TemporaryDirectory(prefix="bench-e2e-") as name:
+        tmp = Path(name)
+        scenario, manifest, total = write_inputs(tmp, args.jobs, args.video_mib)
+        print(
+            f"{args.jobs} verify-failed jobs, each: training video {args.video_mib} MiB (real ones: 300 MiB to several"
+            f" GiB), ID card front 300 KiB, back 280 KiB, letter 150 KiB; {total / 1e6:.0f} MB in all"
+        )
+        print(
+            f"Airflow: LocalExecutor on SQLite, parallelism={args.parallelism}, max_active_tasks_per_dag="
+            f"{args.max_active_tasks}, pool metastudio_api={args.pool_slots} slots,"
+            f" api-server workers={args.api_workers}"
+        )
+        sandbox, url = b.start_sandbox(tmp / "sandbox", review_delay=3600)
+        plain_times: list[float] = []
+        dag_results: list[dict[str, Any]] = []
+        try:
+            base_env = {**os.environ, **b.connection_env(url), "AIRFLOW_HOME": str(tmp / "plain-home")}
+            for round_number in range(1, args.runs + 1):
+                b.admin(url, "POST", "/reset", json=scenario)
+                os.sync()
+                plain_times.append(run_plain(base_env, manifest))
+                check_sandbox(url, scenario, total, "plain script")
+                print(f"round {round_number}: plain script {plain_times[-1]:.1f} s")
+
+                b.admin(url, "POST", "/reset", json=scenario)
+                os.sync()
+                home = tmp / f"airflow-{round_number}"
+                env = airflow_env(home, url, manifest, args, free_port())
+                subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True)
+                subprocess.run(
+                    [AIRFLOW, "pools", "set", "metastudio_api", str(args.pool_slots), "bench"],
+                    env=env,
+                    check=True,
+                    capture_output=True,
+                )
+                dag_results.append(run_dag(env, home, args.jobs, args.timeout))
+                check_sandbox(url, scenario, total, "DAG")
+                result = dag_results[-1]
+                print(
+                    f"round {round_number}: DAG {result['wall']:.1f} s wall ({result['trigger_cli']:.1f} s of it the"
+                    f" trigger command), run {result['run']:.1f} s, {result['task_instances']} task instances"
+                )
+        finally:
+            b.stop(sandbox)
+
+    plain_wall = b.median(plain_times)
+    dag_wall = b.median(r["wall"] for r in dag_results)
+    last = dag_results[-1]
+    ratio = dag_wall / plain_wall
+    print(f"\nmedians of {args.runs} round(s):")
+    print(f"  plain script (sequential, hook only)  {plain_wall:7.1f} s   {total / plain_wall / 1e6:6.0f} MB/s")
+    print(f"  DAG, trigger to end of run            {dag_wall:7.1f} s   {total / dag_wall / 1e6:6.0f} MB/s")
+    print(f"  DAG run, start to end                 {b.median(r['run'] for r in dag_results):7.1f} s")
+    print(f"  task instances created                {last['task_instances']:7d}")
+    print(f"  summed task run time                  {last['task_seconds']:7.1f} s")
+    print(f"  median wait queued -> running         {last['queue_wait_median']:7.1f} s")
+    print("  per task: instances, median run time")
+    for task, (count, seconds) in sorted(last["by_task"].items(), key=lambda item: -item[1][0] * item[1][1]):
+        print(f"    {task:<20} {count:4d} x {seconds:6.2f} s")
+    print(f"  ratio DAG / plain script: {ratio:.2f} (goal <= 1.5): {b.verdict(ratio <= 1.5)}")
+    print(f"\ndag_end_to_end: all goals {b.verdict(ratio <= 1.5)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
