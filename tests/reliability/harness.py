@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -142,8 +143,10 @@ class BackgroundRun:
             self.process.kill()
             output, _ = self.process.communicate()
             raise AssertionError(f"airflow dags test did not finish in {timeout} s:\n{output[-3000:]}") from None
+        written = re.findall(r"Report written to (\S+\.json)", output)  # this run's own report
         new = sorted(set(self.report_dir.rglob("*.json")) - self.before) if self.report_dir.exists() else []
-        report = json.loads(new[-1].read_text()) if new else {}
+        path = Path(written[-1]) if written else (new[-1] if new else None)
+        report = json.loads(path.read_text()) if path else {}
         return Run(self.process.returncode, output, report, round(time.monotonic() - self.started, 1))
 
 

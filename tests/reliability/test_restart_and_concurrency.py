@@ -61,13 +61,13 @@ def test_sandbox_restarted_in_the_middle_of_a_run(airflow_env, manifest, tmp_pat
 def test_two_runs_at_once(airflow_env, tmp_path: Path) -> None:
     server = SubprocessSandbox(tmp_path / "sandbox-data", review_delay=120).start()  # stays in review
     try:
-        manifests = [write_manifest(tmp_path / name, with_flexus=False) for name in ("a", "b")]
-        for path in manifests:
-            (path.parent / "assets").mkdir(exist_ok=True)
+        # Both runs read the same manifest, as a manual trigger during the nightly run would.
+        shared = write_manifest(tmp_path / "shared", with_flexus=False)
+        manifests = [shared, shared]
         second_home = clone_airflow_home(airflow_env, tmp_path / "second-airflow-home")
         runs = [
-            BackgroundRun(airflow_env, server.url, manifests[0]),
-            BackgroundRun(second_home, server.url, manifests[1]),
+            BackgroundRun(airflow_env, server.url, shared),
+            BackgroundRun(second_home, server.url, shared),
         ]
         results = [run.wait() for run in runs]
 
