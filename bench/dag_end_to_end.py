@@ -322,6 +322,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.quick:
         args.jobs, args.video_mib, args.runs = 3, 4, 1
+    # SIGTERM (e.g. a test timing out) unwinds through the finally blocks: Airflow and the sandbox stop.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     print(f"machine: {b.machine()}")
     with tempfile.TemporaryDirectory(prefix="bench-e2e-") as name:
         tmp = Path(name)

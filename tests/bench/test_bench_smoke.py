@@ -1,0 +1,102 @@
+"""Each benchmark runs in its ``--quick`` mode and prints its figures; memory stays bounded.
+
+No timing is asserted: these machines are noisy, and the figures belong in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+RSS_LIMIT_MB = 150.0
+
+pytestmark = pytest.mark.slow
+
+
+def start_bench(name: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, str(BENCH / name), "--quick"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def finish(process: subprocess.Popen[str], timeout: float) -> str:
+    stdout, stderr = process.communicate(timeout=timeout)
+    assert process.returncode == 0, stdout[-3000:] + stderr[-3000:]
+    assert "machine: " in stdout
+    return stdout
+
+
+def run_bench(name: str, timeout: float) -> str:
+    process = start_bench(name)
+    try:
+        return finish(process, timeout)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def end_to_end() -> subprocess.Popen[str]:
+    """The end-to-end benchmark takes about a minute, mostly starting Airflow: start it first and
+    let it run beside the others (no timings are asserted, so sharing the CPU is harmless)."""
+    process = start_bench("dag_end_to_end.py")
+    yield process
+    if process.poll() is None:
+        process.terminate()  # its finally block stops the sandbox and Airflow
+        process.communicate()
+
+
+def test_upload_throughput_prints_rates_and_keeps_memory_flat() -> None:
+    output = run_bench("upload_throughput.py", 120)
+    rows = dict(
+        re.findall(r"^  ((?:curl|requests|hook) (?:single stream|8 parts))\s+(\d+\s+[\d.]+\s+[\d.]+)", output, re.M)
+    )
+    assert set(rows) == {
+        "curl single stream",
+        "requests single stream",
+        "hook single stream",
+        "requests 8 parts",
+        "hook 8 parts",
+    }, output
+    for label, figures in rows.items():
+        mb_s, ratio, peak = (float(x) for x in figures.split())
+        assert mb_s > 0 and ratio > 0 and peak > 0, label
+    for label in ("hook single stream", "hook 8 parts"):
+        peak = float(rows[label].split()[2])
+        assert peak <= RSS_LIMIT_MB, f"{label}: peak RSS {peak} MB"
+    assert "upload_throughput: all goals" in output
+
+
+def test_list_jobs_prints_request_counts_within_the_page_bound() -> None:
+    output = run_bench("list_jobs.py", 90)
+    counts = re.findall(r"^  hook list_training_jobs .* (\d+) requests\s+(\d+) jobs", output, re.M)
+    assert counts == [("1", "100"), ("5", "500")], output
+    assert output.count("requests: ") == 2 and "time ratio hook / bare loop: " in output
+
+
+def test_dag_parse_is_offline_and_prints_both_modes() -> None:
+    output = run_bench("dag_parse.py", 120)
+    assert re.search(r"^  cold\s+[\d.]+ms\s+[\d.]+ms", output, re.M), output
+    assert re.search(r"^  warm\s+[\d.]+ms\s+[\d.]+ms", output, re.M), output
+    assert "lookups at parse time (network, Variable, Connection): 0; import errors: 0" in output
+
+
+def test_dag_end_to_end_runs_three_jobs_under_a_scheduler(end_to_end: subprocess.Popen[str]) -> None:
+    output = finish(end_to_end, 240)
+    assert re.search(r"^  plain script \(sequential, hook only\)\s+[\d.]+ s", output, re.M), output
+    instances = int(re.search(r"task instances created\s+(\d+)", output).group(1))
+    # find, plan, update_requests, 3 x update_job, upload_requests, 12 x upload_asset (4 files a job),
+    # submit_requests, 3 x finalize_job, review_requests, wait_for_review (nothing to map), alert_and_report
+    assert instances == 26
+    assert "ratio DAG / plain script: " in output
