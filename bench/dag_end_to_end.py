@@ -326,6 +326,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parallelism", type=int, default=32, help="[core] parallelism (LocalExecutor workers)")
     parser.add_argument("--max-active-tasks", type=int, default=16, help="[core] max_active_tasks_per_dag")
     parser.add_argument("--api-workers", type=int, default=1, help="[api] workers of the API server")
+    parser.add_argument(
+        "--preload",
+        action="store_true",
+        help="import the provider's hook in the scheduler (a plugin, lazy_load_plugins=False) so the task processes"
+        " it forks inherit it instead of importing requests/aiohttp each",
+    )
     parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for the DAG run")
     parser.add_argument("--quick", action="store_true", help="3 jobs, 4 MiB videos, 1 round (smoke test)")
     parser.add_argument("--plain", help=argparse.SUPPRESS)
@@ -346,7 +352,8 @@ def main(argv: list[str] | None = None) -> int:
             f" GiB), ID card front 300 KiB, back 280 KiB, letter 150 KiB; {total / 1e6:.0f} MB in all"
         )
         print(
-            f"Airflow: LocalExecutor on SQLite, parallelism={args.parallelism}, max_active_tasks_per_dag="
+            f"Airflow: LocalExecutor on SQLite, preload={args.preload}, parallelism={args.parallelism},"
+            f" max_active_tasks_per_dag="
             f"{args.max_active_tasks}, pool metastudio_api={args.pool_slots} slots,"
             f" api-server workers={args.api_workers}"
         )
