@@ -440,7 +440,8 @@ def _cleanup_broker(queue: str) -> None:
         import redis
 
         client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
-        client.delete(queue, f"_kombu.binding.{queue}")
+        for key in client.scan_iter(match=f"*{queue}*"):  # the queue and kombu's bindings of it
+            client.delete(key)
 
 
 # --- helpers for the assertions ------------------------------------------------------------------
