@@ -85,13 +85,13 @@ def _unreachable_services() -> list[str]:
 
         psycopg2.connect(POSTGRES_DSN, connect_timeout=3).close()
     except Exception as exc:  # any failure means: no usable Postgres here
-        problems.append(f"Postgres at {_without_password(POSTGRES_DSN)}: {str(exc).strip()}")
+        problems.append(f"Postgres at {_without_password(POSTGRES_DSN)}: {str(exc).strip().rstrip('.')}")
     try:
         import redis
 
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
     except Exception as exc:
-        problems.append(f"Redis at {_without_password(REDIS_URL)}: {str(exc).strip()}")
+        problems.append(f"Redis at {_without_password(REDIS_URL)}: {str(exc).strip().rstrip('.')}")
     return problems
 
 
