@@ -11,13 +11,14 @@ import os
 import platform
 import statistics
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import requests
+
+from metastudio_sandbox.launch import spawn
 
 PROJECT = Path(__file__).resolve().parents[1]
 AK, SK = "BENCHACCESSKEY000001", "bench-secret-key-0123456789abcdef"  # sandbox-only credentials
@@ -33,14 +34,7 @@ def start_sandbox(
     data_dir: Path, *, scenario: Path | None = None, review_delay: float = 5.0, log_level: str = "warning"
 ) -> tuple[subprocess.Popen[str], str]:
     """``python -m metastudio_sandbox`` on a free loopback port; returns the process and its URL."""
-    command = [
-        sys.executable,
-        "-m",
-        "metastudio_sandbox",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
+    flags = [
         "--ak",
         AK,
         "--sk",
@@ -54,19 +48,10 @@ def start_sandbox(
         "--log-level",
         log_level,
     ]
-    if scenario is not None:
-        command += ["--scenario", str(scenario)]
-    else:  # start empty: the benchmarks seed what they need
-        empty = data_dir.parent / f"{data_dir.name}-empty.json"
-        empty.write_text('{"jobs": []}')
-        command += ["--scenario", str(empty)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    if "listening on " not in line:
-        process.kill()
-        raise SystemExit(f"sandbox did not start: {line!r}")
-    return process, line.rsplit(" ", 1)[-1].strip()
+    if scenario is None:  # start empty: the benchmarks seed what they need
+        scenario = data_dir.parent / f"{data_dir.name}-empty.json"
+        scenario.write_text('{"jobs": []}')
+    return spawn(*flags, "--scenario", str(scenario))
 
 
 def stop(process: subprocess.Popen[Any], timeout: float = 30) -> None:

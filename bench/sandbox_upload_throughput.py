@@ -20,6 +20,8 @@ from pathlib import Path
 
 import requests
 
+from metastudio_sandbox.launch import spawn
+
 TARGET_MB_S = 500.0
 PROJECT = "0123456789abcdef0123456789abcdef"
 IAM_BODY = {
@@ -43,12 +45,7 @@ def make_file(path: Path, size_mib: int) -> None:
 
 
 def start_sandbox(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
-    command = [
-        sys.executable,
-        "-m",
-        "metastudio_sandbox",
-        "--port",
-        "0",
+    return spawn(
         "--project-id",
         PROJECT,
         "--iam-domain",
@@ -61,14 +58,7 @@ def start_sandbox(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
         str(data_dir),
         "--log-level",
         "warning",
-    ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    if "listening on " not in line:
-        process.kill()
-        raise SystemExit(f"sandbox did not start: {line!r}")
-    return process, line.rsplit(" ", 1)[-1].strip()
+    )
 
 
 def upload_once(base: str, token: str, source: Path) -> float:

@@ -19,6 +19,8 @@ from pathlib import Path
 import requests
 from cryptography.fernet import Fernet
 
+from metastudio_sandbox.launch import spawn
+
 PROJECT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(PROJECT / "include" / "demo"))
 from make_assets import write_assets  # noqa: E402 - a sibling script, not a package
@@ -29,14 +31,7 @@ PROJECT_ID = "0a11ce0000000000000000000000beef"
 
 
 def start_sandbox(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
-    command = [
-        sys.executable,
-        "-m",
-        "metastudio_sandbox",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
+    return spawn(
         "--ak",
         ACCESS_KEY,
         "--sk",
@@ -49,13 +44,7 @@ def start_sandbox(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
         str(data_dir),
         "--review-delay",
         "1",
-    ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    line = process.stdout.readline() if process.stdout else ""
-    if "listening on" not in line:
-        process.kill()
-        raise SystemExit(f"the sandbox did not start: {line!r}")
-    return process, line.rsplit(" ", 1)[-1].strip()
+    )
 
 
 def airflow_env(home: Path, sandbox_url: str) -> dict[str, str]:
