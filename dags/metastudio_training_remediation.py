@@ -17,7 +17,16 @@ import os
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import CronTriggerTimetable, Param, TriggerRule, dag, task
+from airflow.sdk import (
+    CronTriggerTimetable,
+    ExceptionRetryPolicy,
+    Param,
+    RetryAction,
+    RetryRule,
+    TriggerRule,
+    dag,
+    task,
+)
 
 from metastudio_provider.operators.training_job import (
     MetaStudioUpdateTrainingJobOperator,
@@ -31,6 +40,21 @@ POOL = "metastudio_api"
 JOB_ID_PATTERN = "^[A-Za-z0-9_-]{1,64}$"
 # How often to check a resubmitted job's review; an environment setting so demos and tests can poll faster.
 REVIEW_POLL_SECONDS = float(os.environ.get("METASTUDIO_REVIEW_POLL_SECONDS", "60"))
+# Task retries are for lost workers and transient trouble beyond the hook's own retries; a
+# configuration or input error would fail the same way again, so it fails at once.
+FAIL_FAST_ON_BAD_INPUT = ExceptionRetryPolicy(
+    rules=[
+        RetryRule(
+            exception=[
+                "metastudio_provider.exceptions.MetaStudioConfigError",
+                "metastudio_provider.exceptions.MetaStudioValidationError",
+                "metastudio_remediation.manifest.ManifestError",
+            ],
+            action=RetryAction.FAIL,
+            reason="configuration or input error: a retry cannot fix it",
+        )
+    ]
+)
 WATCHED_TASKS = ("find_failed_jobs", "plan", "update_job", "upload_asset", "finalize_job", "wait_for_review")
 
 
@@ -42,7 +66,12 @@ WATCHED_TASKS = ("find_failed_jobs", "plan", "update_job", "upload_asset", "fina
     max_active_runs=1,
     doc_md=__doc__,
     tags=["metastudio", "remediation"],
-    default_args={"owner": "data-engineering", "retries": 2, "retry_delay": timedelta(seconds=30)},
+    default_args={
+        "owner": "data-engineering",
+        "retries": 2,
+        "retry_delay": timedelta(seconds=30),
+        "retry_policy": FAIL_FAST_ON_BAD_INPUT,
+    },
     params={
         "job_ids": Param(
             [],
@@ -69,8 +98,10 @@ def metastudio_training_remediation() -> None:
         """List the verify-failed jobs (or the jobs named in the trigger form)."""
         from metastudio_provider.hooks.metastudio import MetaStudioHook
         from metastudio_remediation.steps import find_failed_jobs
+        from metastudio_remediation.xcom import failures_recorded
 
-        return find_failed_jobs(MetaStudioHook(CONN_ID), params["job_ids"])
+        with failures_recorded():
+            return find_failed_jobs(MetaStudioHook(CONN_ID), params["job_ids"])
 
     @task
     def plan(candidates: list[dict], params: dict) -> dict:
@@ -81,17 +112,19 @@ def metastudio_training_remediation() -> None:
         from metastudio_remediation.manifest import load_manifest
         from metastudio_remediation.settings import default_manifest_path
         from metastudio_remediation.steps import plan_remediation
+        from metastudio_remediation.xcom import failures_recorded
 
         path = params["corrections_path"] or Variable.get("metastudio_corrections_path", default_manifest_path())
-        result = plan_remediation(
-            MetaStudioHook(CONN_ID),
-            candidates,
-            load_manifest(path),
-            max_jobs=params["max_jobs"],
-            max_map_length=conf.getint("core", "max_map_length"),
-            part_size=int(Variable.get("metastudio_part_size_mb", 256)) * 1024 * 1024,
-            max_rejections=int(Variable.get("metastudio_max_rejections", 3)),
-        )
+        with failures_recorded():
+            result = plan_remediation(
+                MetaStudioHook(CONN_ID),
+                candidates,
+                load_manifest(path),
+                max_jobs=params["max_jobs"],
+                max_map_length=conf.getint("core", "max_map_length"),
+                part_size=int(Variable.get("metastudio_part_size_mb", 256)) * 1024 * 1024,
+                max_rejections=int(Variable.get("metastudio_max_rejections", 3)),
+            )
         result["dry_run"] = params["dry_run"]
         return result
 
@@ -102,14 +135,14 @@ def metastudio_training_remediation() -> None:
 
         return [] if job_plan["dry_run"] else update_requests(job_plan)
 
-    @task(trigger_rule=TriggerRule.ALL_DONE)
+    @task(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS)
     def upload_requests(job_plan: dict, update_results: list[dict]) -> list[dict]:
         """One upload per file or video part of each updated job."""
         from metastudio_remediation.steps import upload_requests
 
         return upload_requests(job_plan, update_results[:])
 
-    @task(trigger_rule=TriggerRule.ALL_DONE)
+    @task(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS)
     def submit_requests(job_plan: dict, update_results: list[dict], upload_results: list[dict]) -> list[dict]:
         """Jobs whose every upload was accepted; a partly uploaded job is not submitted."""
         from metastudio_remediation.steps import jobs_ready_to_submit
@@ -127,7 +160,7 @@ def metastudio_training_remediation() -> None:
         get_current_context()["job_label"] = job["job_id"]
         return finalize_job(MetaStudioHook(CONN_ID), job)
 
-    @task(trigger_rule=TriggerRule.ALL_DONE)
+    @task(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS)
     def review_requests(final_results: list[dict], params: dict) -> list[str]:
         """The resubmitted jobs to watch, when the trigger asked to wait for the verdict."""
         if not params["wait_for_review"]:
@@ -144,7 +177,7 @@ def metastudio_training_remediation() -> None:
         from metastudio_remediation.report import build_report, render_table
         from metastudio_remediation.settings import default_report_dir
         from metastudio_remediation.steps import alert_title, failed_task_instances, write_report
-        from metastudio_remediation.xcom import pull_all, pull_one
+        from metastudio_remediation.xcom import pull_all, pull_one, recorded_failure
 
         context = get_current_context()
         ti, dag_id, run_id = context["ti"], context["dag"].dag_id, context["run_id"]
@@ -158,7 +191,10 @@ def metastudio_training_remediation() -> None:
             uploads=pull_all(ti, "upload_asset"),
             finals=pull_all(ti, "finalize_job"),
             reviews=pull_all(ti, "wait_for_review"),
-            task_failures=failed_task_instances(states, upload_list, WATCHED_TASKS),
+            task_failures=[
+                {**failure, "error": recorded_failure(ti, failure["task_id"], failure["map_index"])}
+                for failure in failed_task_instances(states, upload_list, WATCHED_TASKS)
+            ],
         )
         path = write_report(report, Variable.get("metastudio_report_dir", default_report_dir()), dag_id, run_id)
         print(render_table(report))
@@ -200,6 +236,8 @@ def metastudio_training_remediation() -> None:
         timeout=6 * 3600,
         map_index_template="{{ task.job_id }}",
     ).expand(job_id=review_requests(final_results))
+    # The glue tasks run once their inputs are settled and at least one succeeded, so a crashed
+    # instance of one job does not stop the others; when a whole step failed they skip quietly.
     # The report waits for every step (ALL_DONE), so it sees failures anywhere in the run.
     [candidates, job_plan, update_results, upload_results, final_results, reviews] >> alert_and_report()
 

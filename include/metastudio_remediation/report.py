@@ -62,16 +62,17 @@ def build_report(
     if not dry_run:
         _apply_outcomes(plan, rows, fail, updates, uploads, finals, reviews)
     for failure in task_failures:
+        generic = {
+            "error_type": "TaskFailed",
+            "operation": failure["task_id"],
+            "status": None,
+            "error_code": None,
+            "error_msg": f"task {failure['task_id']} ended {failure['state']}",
+            "request_id": None,
+        }
         fail(
             failure.get("job_id"),
-            {
-                "error_type": "TaskFailed",
-                "operation": failure["task_id"],
-                "status": None,
-                "error_code": None,
-                "error_msg": f"task {failure['task_id']} ended {failure['state']}",
-                "request_id": None,
-            },
+            failure.get("error") or generic,
             task_id=failure["task_id"],
             map_index=failure.get("map_index"),
         )

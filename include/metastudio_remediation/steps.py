@@ -168,11 +168,14 @@ def submitted_since_update(job: Any) -> bool:
 def failed_task_instances(
     task_states: Mapping[str, str], upload_list: list[Mapping[str, Any]], watched: Iterable[str]
 ) -> list[dict[str, Any]]:
-    """Task instances of ``watched`` tasks that ended failed/upstream_failed, with the job they served."""
+    """Task instances of ``watched`` tasks that failed, with the job they served.
+
+    ``upstream_failed`` is left out: it is a consequence of a failure already reported.
+    """
     failures = []
     watched = set(watched)
     for key, state in task_states.items():
-        if state not in ("failed", "upstream_failed"):
+        if state != "failed":
             continue
         task_id, map_index = key, None
         match = re.fullmatch(r"(.+)_(\d+)", key)

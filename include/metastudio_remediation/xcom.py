@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+
+FAILURE_KEY = "failure"
 
 
 def pull_one(ti: Any, task_id: str) -> Any:
@@ -21,3 +25,29 @@ def pull_all(ti: Any, task_id: str) -> list[dict[str, Any]]:
     if isinstance(values, dict):
         return [values]
     return [value for value in values if isinstance(value, dict)]
+
+
+@contextmanager
+def failures_recorded() -> Iterator[None]:
+    """Push the error record of any exception as XCom ``failure`` before it fails the task.
+
+    A failed task leaves no return value; this lets the final report say *why* a step such as
+    ``plan`` failed (an unreadable manifest, say), not only that it did.
+    """
+    try:
+        yield
+    except Exception as exc:
+        from airflow.sdk import get_current_context
+
+        from metastudio_provider.exceptions import error_record
+
+        get_current_context()["ti"].xcom_push(key=FAILURE_KEY, value=error_record(exc))
+        raise
+
+
+def recorded_failure(ti: Any, task_id: str, map_index: int | None) -> dict[str, Any] | None:
+    """The error record a failed task pushed with :func:`failures_recorded`, if any."""
+    value = ti.xcom_pull(
+        task_ids=task_id, key=FAILURE_KEY, map_indexes=map_index if map_index is not None else -1, default=None
+    )
+    return value if isinstance(value, dict) else None

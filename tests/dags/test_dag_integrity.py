@@ -43,6 +43,7 @@ def test_schedule_and_run_policy(dagbag) -> None:
     assert dag.catchup is False and dag.max_active_runs == 1
     assert {"metastudio", "remediation"} <= set(dag.tags)
     assert all(task.retries >= 1 for task in dag.tasks)
+    assert all(task.retry_policy is not None for task in dag.tasks)  # bad input fails at once
     assert {task.task_id for task in dag.tasks if task.pool == "metastudio_api"} == {
         "update_job",
         "upload_asset",

@@ -225,3 +225,17 @@ def test_dry_run_and_job_selection_change_nothing_else(airflow_env, sandbox, man
     rows = {row["job_id"]: row for row in one.report["jobs"]}
     assert rows[HOST]["status"] == "resubmitted"
     assert rows["0a11ce0000000000000000000000ffff"]["detail"].startswith("state NOT_FOUND")
+
+
+def test_an_unusable_manifest_fails_fast_changes_nothing_and_says_why(airflow_env, sandbox, tmp_path) -> None:
+    broken = tmp_path / "corrections.yaml"
+    broken.write_text(
+        "jobs:\n  0a11ce0000000000000000000000a001: {assets: {cover: a.jpg}}\n  0a11ce0000000000000000000000a001: {}\n"
+    )
+    run = run_dag(airflow_env, sandbox, broken, {})
+    assert run.returncode != 0
+    assert calls(sandbox, "PUT", "update") == []  # nothing was touched
+    (alert,) = admin(sandbox, "/webhooks/alerts")["calls"]
+    (error,) = alert["body"]["errors"]
+    assert error["error_type"] == "ManifestError" and error["task_id"] == "plan"
+    assert "duplicate key" in error["error_msg"] and str(broken) in error["error_msg"]
