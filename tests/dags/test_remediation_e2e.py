@@ -35,9 +35,8 @@ AIRFLOW = str(Path(sys.executable).parent / "airflow")
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    home = tmp_path_factory.mktemp("airflow-home")
+def make_airflow_home(home: Path) -> dict[str, str]:
+    """A migrated Airflow home (SQLite) with the ``metastudio_api`` pool; returns the environment to use it."""
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(home),
@@ -46,8 +45,13 @@ def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "METASTUDIO_REVIEW_POLL_SECONDS": "1",
     }
     subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True)
-    subprocess.run([AIRFLOW, "pools", "set", "metastudio_api", "8", "e2e"], env=env, check=True, capture_output=True)
+    subprocess.run([AIRFLOW, "pools", "set", "metastudio_api", "8", "tests"], env=env, check=True, capture_output=True)
     return env
+
+
+@pytest.fixture(scope="module")
+def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return make_airflow_home(tmp_path_factory.mktemp("airflow-home"))
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from metastudio_sandbox.server import SandboxServer, run_in_thread
-from tests.reliability.harness import AK, PROJECT_ID, SCENARIO, SK, make_airflow_home, write_manifest
+from tests.dags.test_remediation_e2e import make_airflow_home
+from tests.reliability.harness import AK, PROJECT_ID, SCENARIO, SK, write_manifest
 
 
 @pytest.fixture(scope="session")

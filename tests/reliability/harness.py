@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 import signal
@@ -63,20 +62,6 @@ __all__ = [
 SCENARIO = PROJECT / "include" / "demo" / "scenario.yaml"
 FIXABLE = (ANCHOR, HOST, TEACHER)  # the jobs the demo manifest (without the Flexus job) fixes
 SUBMITTED_STATES = ("AUTO_VERIFYING", "MANUAL_VERIFY_SUCCESS")
-
-
-def make_airflow_home(home: Path) -> dict[str, str]:
-    """A migrated Airflow home (SQLite) with the ``metastudio_api`` pool; returns the environment to use it."""
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT / "dags"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "METASTUDIO_REVIEW_POLL_SECONDS": "1",
-    }
-    subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True)
-    subprocess.run([AIRFLOW, "pools", "set", "metastudio_api", "8", "rel"], env=env, check=True, capture_output=True)
-    return env
 
 
 def clone_airflow_home(env: dict[str, str], home: Path) -> dict[str, str]:
