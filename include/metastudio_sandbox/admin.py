@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
@@ -137,45 +138,45 @@ def build_admin_router(sandbox: Sandbox) -> APIRouter:
     async def get_faults() -> dict[str, Any]:
         return sandbox.faults.view()
 
-    @router.put("/faults/{operation}")
-    async def set_fault(request: Request, operation: str) -> dict[str, Any]:
-        body = await _body(request)
+    def faults_after(change: Callable[[], None]) -> dict[str, Any]:
+        """Apply a fault/throttle change; a ValueError becomes a 400 naming the problem."""
         try:
-            if not isinstance(body, dict):
-                raise ValueError("body must be an object of fault settings")
-            sandbox.faults.set_fault(operation, body)
+            change()
         except ValueError as exc:
             raise _bad(str(exc)) from None
         return sandbox.faults.view()
+
+    @router.put("/faults/{operation}")
+    async def set_fault(request: Request, operation: str) -> dict[str, Any]:
+        body = await _body(request)
+
+        def change() -> None:
+            if not isinstance(body, dict):
+                raise ValueError("body must be an object of fault settings")
+            sandbox.faults.set_fault(operation, body)
+
+        return faults_after(change)
 
     @router.delete("/faults")
     @router.delete("/faults/{operation}")
     async def clear_faults(operation: str = "*") -> dict[str, Any]:
-        try:
-            sandbox.faults.clear_faults(operation)
-        except ValueError as exc:
-            raise _bad(str(exc)) from None
-        return sandbox.faults.view()
+        return faults_after(lambda: sandbox.faults.clear_faults(operation))
 
     @router.put("/throttles/{operation}")
     async def set_throttle(request: Request, operation: str) -> dict[str, Any]:
         body = await _body(request)
-        try:
+
+        def change() -> None:
             if not isinstance(body, dict) or not isinstance(body.get("rate"), int | float):
                 raise ValueError('body must be {"rate": per-second, "burst"?: n}')
             sandbox.faults.set_throttle(operation, float(body["rate"]), body.get("burst"))
-        except ValueError as exc:
-            raise _bad(str(exc)) from None
-        return sandbox.faults.view()
+
+        return faults_after(change)
 
     @router.delete("/throttles")
     @router.delete("/throttles/{operation}")
     async def clear_throttles(operation: str = "*") -> dict[str, Any]:
-        try:
-            sandbox.faults.clear_throttles(operation)
-        except ValueError as exc:
-            raise _bad(str(exc)) from None
-        return sandbox.faults.view()
+        return faults_after(lambda: sandbox.faults.clear_throttles(operation))
 
     @router.get("/requests")
     async def requests() -> dict[str, Any]:

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, astuple, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +84,10 @@ class FileRecord:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# The ``files`` columns are in FileRecord's field order.
+_INSERT_FILE = "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 
 
 class Store:
@@ -212,37 +216,13 @@ class Store:
             target.parent.mkdir(parents=True, exist_ok=True)
             temp.replace(target)
             db.execute("UPDATE urls SET status = ? WHERE url_id = ?", (URL_USED, url_id))
-            db.execute(
-                "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    record.job_id,
-                    record.asset,
-                    record.part,
-                    record.size,
-                    record.sha256,
-                    record.etag,
-                    record.content_type,
-                    record.received_at,
-                ),
-            )
+            db.execute(_INSERT_FILE, astuple(record))
         return None
 
     def put_file(self, record: FileRecord) -> None:
         """Record a file already written at ``file_path`` (seeded or assembled assets)."""
         with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    record.job_id,
-                    record.asset,
-                    record.part,
-                    record.size,
-                    record.sha256,
-                    record.etag,
-                    record.content_type,
-                    record.received_at,
-                ),
-            )
+            self._db.execute(_INSERT_FILE, astuple(record))
 
     def files_of(self, job_id: str, asset: str | None = None) -> list[FileRecord]:
         with self._lock:

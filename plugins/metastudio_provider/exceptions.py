@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowException
@@ -223,3 +225,34 @@ def _excerpt(text: str) -> str:
     if len(single_line) > _MAX_BODY_EXCERPT:
         return single_line[:_MAX_BODY_EXCERPT] + "..."
     return single_line
+
+
+def api_error_from_reply(
+    status: int, reason: str | None, headers: Mapping[str, str], body: bytes | None, *, operation: str
+) -> MetaStudioApiError:
+    """The typed error for an HTTP error response, from any client library (the body is parsed, never logged)."""
+    code, message, body_request_id = parse_error_body(body)
+    return exception_class_for_status(status)(
+        status=status,
+        error_code=code,
+        error_msg=message or reason,
+        request_id=headers.get("X-Request-Id") or body_request_id,
+        operation=operation,
+        retry_after=retry_after_seconds(headers.get("Retry-After")),
+    )
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """``Retry-After`` as seconds (delta-seconds or an HTTP date); None when absent or malformed."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

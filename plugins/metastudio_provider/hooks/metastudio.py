@@ -34,11 +34,10 @@ from metastudio_provider.exceptions import (
     MetaStudioInvalidResponseError,
     MetaStudioTransportError,
     MetaStudioValidationError,
-    exception_class_for_status,
-    parse_error_body,
+    api_error_from_reply,
 )
 from metastudio_provider.hooks.connection_config import MetaStudioConnectionConfig, config_from_connection
-from metastudio_provider.hooks.retry import RetryPolicy, is_retryable, is_retryable_non_idempotent, retry_after_seconds
+from metastudio_provider.hooks.retry import RetryPolicy, is_retryable, is_retryable_non_idempotent
 from metastudio_provider.hooks.upload import (
     LargeBlockAdapter,
     ProgressReporter,
@@ -588,19 +587,13 @@ class MetaStudioHook(HttpHook):
 
 
 def _api_error(response: requests.Response, *, operation: str) -> MetaStudioApiError:
-    code, message, body_request_id = parse_error_body(response.content)
-    return exception_class_for_status(response.status_code)(
-        status=response.status_code,
-        error_code=code,
-        error_msg=message or response.reason,
-        request_id=_request_id(response) or body_request_id,
-        operation=operation,
-        retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+    return api_error_from_reply(
+        response.status_code, response.reason, response.headers, response.content, operation=operation
     )
 
 
 def _request_id(response: requests.Response) -> str | None:
-    return response.headers.get("X-Request-Id") or response.headers.get("x-request-id")
+    return response.headers.get("X-Request-Id")  # headers are case-insensitive
 
 
 def _is_connect_failure(exc: requests.RequestException) -> bool:

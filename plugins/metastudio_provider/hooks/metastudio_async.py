@@ -28,8 +28,7 @@ from metastudio_provider.exceptions import (
     MetaStudioApiError,
     MetaStudioInvalidResponseError,
     MetaStudioTransportError,
-    exception_class_for_status,
-    parse_error_body,
+    api_error_from_reply,
 )
 from metastudio_provider.hooks.connection_config import MetaStudioConnectionConfig, config_from_connection
 from metastudio_provider.hooks.metastudio import (
@@ -38,7 +37,7 @@ from metastudio_provider.hooks.metastudio import (
     checked_job_id,
     job_from_api,
 )
-from metastudio_provider.hooks.retry import RetryPolicy, is_retryable, retry_after_seconds
+from metastudio_provider.hooks.retry import RetryPolicy, is_retryable
 from metastudio_provider.models import TrainingJob
 from metastudio_provider.redaction import redact_url, scrub_text
 
@@ -111,15 +110,7 @@ async def send_request(
 
 def api_error(reply: HttpReply, *, operation: str) -> MetaStudioApiError:
     """The typed error for an HTTP error reply (the body is parsed, never logged)."""
-    code, message, body_request_id = parse_error_body(reply.body)
-    return exception_class_for_status(reply.status)(
-        status=reply.status,
-        error_code=code,
-        error_msg=message or reply.reason,
-        request_id=reply.request_id or body_request_id,
-        operation=operation,
-        retry_after=retry_after_seconds(reply.headers.get("Retry-After")),
-    )
+    return api_error_from_reply(reply.status, reply.reason, reply.headers, reply.body, operation=operation)
 
 
 class MetaStudioAsyncHook(BaseHook):

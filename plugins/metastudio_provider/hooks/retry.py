@@ -13,8 +13,6 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import tenacity
@@ -105,19 +103,3 @@ class RetryPolicy:
         """Run ``fn`` until it succeeds, fails for good, or runs out of attempts or time."""
         options = self.tenacity_options(description=description, logger=logger, retryable=retryable)
         return tenacity.Retrying(sleep=self.sleep, **options)(fn)
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """``Retry-After`` as seconds (delta-seconds or an HTTP date); None when absent or malformed."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
