@@ -203,6 +203,10 @@ class IamPasswordCredentials:
             f"user_name={self.user_name!r}, password=<redacted>, project_id={self.project_id!r})"
         )
 
+    @property
+    def token_url(self) -> str:
+        return self.iam_endpoint.rstrip("/") + "/v3/auth/tokens?nocatalog=true"
+
     def token_request_body(self) -> dict[str, Any]:
         return {
             "auth": {
@@ -221,6 +225,45 @@ class IamPasswordCredentials:
         }
 
 
+IAM_TOKEN_LIFETIME = timedelta(hours=24)
+IAM_REFRESH_MARGIN = timedelta(minutes=10)
+
+
+def token_expiry(document: Any, now: datetime) -> datetime:
+    """``token.expires_at`` of IAM's JSON answer; ``now`` + 24 h when it is missing or malformed."""
+    try:
+        return datetime.fromisoformat(document["token"]["expires_at"].replace("Z", "+00:00"))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return now + IAM_TOKEN_LIFETIME
+
+
+class TokenCache:
+    """One IAM token and its expiry; the sync provider and the async hook both keep theirs here.
+
+    :meth:`current` answers None once the token is within ``refresh_margin`` of ``expires_at``,
+    so callers fetch a new one before IAM would refuse the old one.
+    """
+
+    def __init__(
+        self, refresh_margin: timedelta = IAM_REFRESH_MARGIN, clock: Callable[[], datetime] | None = None
+    ) -> None:
+        self.refresh_margin = refresh_margin
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self._token: str | None = None
+        self.expires_at: datetime | None = None
+
+    def current(self) -> str | None:
+        if self._token is None or self.expires_at is None:
+            return None
+        return self._token if self.clock() < self.expires_at - self.refresh_margin else None
+
+    def store(self, token: str, expires_at: datetime) -> None:
+        self._token, self.expires_at = token, expires_at
+
+    def invalidate(self) -> None:
+        self._token, self.expires_at = None, None
+
+
 # (url, json body) -> response; the hook supplies it with its retries, timeouts and error mapping.
 TokenTransport = Callable[[str, dict[str, Any]], requests.Response]
 
@@ -233,64 +276,48 @@ class IamTokenProvider:
     each token with Airflow's secret masker before anything could log it.
     """
 
-    DEFAULT_LIFETIME = timedelta(hours=24)
-
     def __init__(
         self,
         credentials: IamPasswordCredentials,
         transport: TokenTransport,
         *,
-        refresh_margin: timedelta = timedelta(minutes=10),
+        refresh_margin: timedelta = IAM_REFRESH_MARGIN,
         clock: Callable[[], datetime] | None = None,
         on_new_token: Callable[[str], None] | None = None,
     ) -> None:
         self._credentials = credentials
         self._transport = transport
-        self._refresh_margin = refresh_margin
-        self._clock = clock or (lambda: datetime.now(UTC))
+        self._cache = TokenCache(refresh_margin, clock)
         self._on_new_token = on_new_token
-        self._token: str | None = None
-        self._expires_at: datetime | None = None
         self._lock = threading.Lock()
-        self.fetch_count = 0
 
     def __repr__(self) -> str:
-        return f"IamTokenProvider({self._credentials!r}, expires_at={self._expires_at})"
-
-    @property
-    def expires_at(self) -> datetime | None:
-        return self._expires_at
+        return f"IamTokenProvider({self._credentials!r}, expires_at={self._cache.expires_at})"
 
     def get_token(self) -> str:
         with self._lock:
-            if self._token is None or self._needs_refresh():
-                self._token, self._expires_at = self._fetch()
-            return self._token
+            token = self._cache.current()
+            if token is None:
+                token = self._fetch()
+            return token
 
     def invalidate(self) -> None:
         with self._lock:
-            self._token, self._expires_at = None, None
+            self._cache.invalidate()
 
-    def _needs_refresh(self) -> bool:
-        return self._expires_at is None or self._clock() >= self._expires_at - self._refresh_margin
-
-    def _fetch(self) -> tuple[str, datetime]:
-        url = self._credentials.iam_endpoint.rstrip("/") + "/v3/auth/tokens?nocatalog=true"
-        response = self._transport(url, self._credentials.token_request_body())
+    def _fetch(self) -> str:
+        response = self._transport(self._credentials.token_url, self._credentials.token_request_body())
         token = response.headers.get("X-Subject-Token")
         if not token:
             raise ValueError("IAM answered without an X-Subject-Token header")
         if self._on_new_token:
             self._on_new_token(token)
-        self.fetch_count += 1
-        return token, self._parse_expiry(response)
-
-    def _parse_expiry(self, response: requests.Response) -> datetime:
         try:
-            expires_at = response.json()["token"]["expires_at"]
-            return datetime.fromisoformat(expires_at.replace("Z", "+00:00"))
-        except (ValueError, KeyError, TypeError, AttributeError):
-            return self._clock() + self.DEFAULT_LIFETIME
+            document = response.json()
+        except ValueError:
+            document = None
+        self._cache.store(token, token_expiry(document, self._cache.clock()))
+        return token
 
 
 class IamTokenAuth(AuthBase):

@@ -219,12 +219,10 @@ class MetaStudioHook(HttpHook):
     def test_connection(self) -> tuple[bool, str]:
         """List one job: proves endpoint, credentials and project id together."""
         try:
-            response = self._call_json(
-                "test_connection", "GET", self._jobs_path(), params=[("limit", 1), ("offset", 0)]
-            )
+            page, _ = self._call_json("test_connection", "GET", self._jobs_path(), params=[("limit", 1), ("offset", 0)])
         except Exception as exc:
             return False, scrub_text(str(exc))
-        return True, f"Connected to MetaStudio; {response.get('count', 0)} training job(s) visible"
+        return True, f"Connected to MetaStudio; {page.get('count', 0)} training job(s) visible"
 
     # ------------------------------------------------------------------------------------------
     # Training-job operations
@@ -299,7 +297,7 @@ class MetaStudioHook(HttpHook):
         offset = 0
         while True:
             params = [*filters, ("limit", page_size), ("offset", offset)]
-            page, request_id = self._call_json_with_id(operation, "GET", self._jobs_path(), params=params)
+            page, request_id = self._call_json(operation, "GET", self._jobs_path(), params=params)
             jobs = page.get("jobs")
             count = page.get("count")
             if not isinstance(jobs, list) or not isinstance(count, int) or isinstance(count, bool):
@@ -322,16 +320,14 @@ class MetaStudioHook(HttpHook):
         """Show one job, including its ``operation_logs`` (see ``models.latest_review_failure``)."""
         operation = "get_training_job"
         path = self._job_path(job_id, operation)
-        data, request_id = self._call_json_with_id(operation, "GET", path)
+        data, request_id = self._call_json(operation, "GET", path)
         return job_from_api(data, operation, request_id)
 
     def create_training_job(self, body: Mapping[str, Any]) -> UploadUrls:
         """Create a job; returns its id and upload URLs. Not retried where a job may have been created."""
         operation = "create_training_job"
         validate_body(body, CREATE_BODY_SCHEMA, operation=operation)
-        data, request_id = self._call_json_with_id(
-            operation, "POST", self._jobs_path(), json_body=dict(body), idempotent=False
-        )
+        data, request_id = self._call_json(operation, "POST", self._jobs_path(), json_body=dict(body), idempotent=False)
         job_id = data.get("job_id")
         if not isinstance(job_id, str) or not job_id:
             raise MetaStudioInvalidResponseError(
@@ -347,7 +343,7 @@ class MetaStudioHook(HttpHook):
         operation = "update_training_job"
         path = self._job_path(job_id, operation)
         validate_body(body, UPDATE_BODY_SCHEMA, operation=operation)
-        data, request_id = self._call_json_with_id(operation, "PUT", path, json_body=dict(body))
+        data, request_id = self._call_json(operation, "PUT", path, json_body=dict(body))
         return self._upload_urls(data, job_id, request_id)
 
     def execute_command(
@@ -377,7 +373,7 @@ class MetaStudioHook(HttpHook):
         if operation_reason is not None:
             body["operation_reason"] = operation_reason
         validate_body(body, COMMAND_BODY_SCHEMA, operation=operation)
-        data, request_id = self._call_json_with_id(operation, "POST", path, json_body=body, idempotent=idempotent)
+        data, request_id = self._call_json(operation, "POST", path, json_body=body, idempotent=idempotent)
         if data.get("commond_result") == COMMAND_FAILED:
             error_info = data.get("error_info") if isinstance(data.get("error_info"), Mapping) else {}
             raise MetaStudioCommandFailedError(
@@ -502,10 +498,7 @@ class MetaStudioHook(HttpHook):
                 mask_secret(query)
         return urls
 
-    def _call_json(self, operation: str, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        return self._call_json_with_id(operation, method, path, **kwargs)[0]
-
-    def _call_json_with_id(
+    def _call_json(
         self,
         operation: str,
         method: str,

@@ -12,7 +12,7 @@ import logging
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TypeVar
 from urllib.parse import quote
 
@@ -23,7 +23,14 @@ from airflow.providers.common.compat.connection import get_async_connection
 from airflow.sdk import BaseHook
 from airflow.sdk.log import amask_secret
 
-from metastudio_provider.auth import HEADER_AUTH_TOKEN, HEADER_PROJECT_ID, IamPasswordCredentials, SdkHmacSha256Signer
+from metastudio_provider.auth import (
+    HEADER_AUTH_TOKEN,
+    HEADER_PROJECT_ID,
+    IamPasswordCredentials,
+    SdkHmacSha256Signer,
+    TokenCache,
+    token_expiry,
+)
 from metastudio_provider.exceptions import (
     MetaStudioApiError,
     MetaStudioInvalidResponseError,
@@ -42,9 +49,6 @@ from metastudio_provider.models import TrainingJob
 from metastudio_provider.redaction import redact_url, scrub_text
 
 T = TypeVar("T")
-
-TOKEN_LIFETIME = timedelta(hours=24)
-TOKEN_REFRESH_MARGIN = timedelta(minutes=10)
 
 
 async def call_with_retries(
@@ -130,8 +134,7 @@ class MetaStudioAsyncHook(BaseHook):
         self.metastudio_conn_id = metastudio_conn_id
         self._retry_policy_override = retry_policy
         self._config: MetaStudioConnectionConfig | None = None
-        self._token: str | None = None
-        self._token_expires_at: datetime | None = None
+        self._tokens = TokenCache()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(metastudio_conn_id={self.metastudio_conn_id!r})"
@@ -196,7 +199,7 @@ class MetaStudioAsyncHook(BaseHook):
                 reply = await exchange()
                 if reply.status == 401 and config.auth_method == "token":
                     self.log.info("%s got 401; refreshing the IAM token once", operation)
-                    self._token = None
+                    self._tokens.invalidate()
                     reply = await exchange()
                 if reply.status >= 400:
                     raise api_error(reply, operation=operation)
@@ -229,15 +232,12 @@ class MetaStudioAsyncHook(BaseHook):
         return signed.url, signed.headers
 
     async def _get_token(self, config: MetaStudioConnectionConfig, session: aiohttp.ClientSession) -> str:
-        """The cached project-scoped IAM token, fetched again 10 minutes before it expires."""
-        now = datetime.now(UTC)
-        if (
-            self._token is None
-            or self._token_expires_at is None
-            or now >= self._token_expires_at - TOKEN_REFRESH_MARGIN
-        ):
-            self._token, self._token_expires_at = await self._fetch_token(config, session)
-        return self._token
+        """The cached project-scoped IAM token, fetched again shortly before it expires."""
+        token = self._tokens.current()
+        if token is None:
+            token, expires_at = await self._fetch_token(config, session)
+            self._tokens.store(token, expires_at)
+        return token
 
     async def _fetch_token(
         self, config: MetaStudioConnectionConfig, session: aiohttp.ClientSession
@@ -250,7 +250,7 @@ class MetaStudioAsyncHook(BaseHook):
             password=str(config.iam_password),
             project_id=config.project_id,
         )
-        url = credentials.iam_endpoint.rstrip("/") + "/v3/auth/tokens?nocatalog=true"
+        url = credentials.token_url
         body = json.dumps(credentials.token_request_body()).encode()
         headers = {"User-Agent": USER_AGENT, "Content-Type": "application/json;charset=utf8"}
 
@@ -269,13 +269,8 @@ class MetaStudioAsyncHook(BaseHook):
                 "IAM answered without an X-Subject-Token header", operation=operation, request_id=reply.request_id
             )
         await amask_secret(token)
-        return token, _token_expiry(reply.body)
-
-
-def _token_expiry(body: bytes) -> datetime:
-    """``token.expires_at`` from IAM's answer; 24 h from now when it is missing or malformed."""
-    try:
-        expires_at = json.loads(body)["token"]["expires_at"]
-        return datetime.fromisoformat(expires_at.replace("Z", "+00:00"))
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return datetime.now(UTC) + TOKEN_LIFETIME
+        try:
+            document = json.loads(reply.body)
+        except ValueError:
+            document = None
+        return token, token_expiry(document, datetime.now(UTC))
