@@ -1,0 +1,670 @@
+"""Pre-flight inspection of one asset against the rules MetaStudio's review applies.
+
+:func:`inspect_asset` reads only what it needs, through seeks on a file-like object, so it works
+the same on a local file and on an object-storage path (``airflow.sdk.ObjectStoragePath``):
+
+* MP4 (training and action videos): the top-level box headers (a few bytes each) and the whole
+  ``moov`` box, wherever it is (start or end of the file); from it ``mvhd`` (duration), the video
+  track's ``tkhd`` (display size and rotation matrix), ``mdhd``/``hdlr`` and ``stsd`` (codec).
+* JPEG/PNG: the header up to the frame size (JPEG SOF marker, PNG ``IHDR``).
+* PDF: the ``%PDF-`` header and the last KiB (``%%EOF``).
+* ZIP (audio): the end-of-central-directory record and the central directory (stdlib ``zipfile``).
+
+A file that breaks a rule gives a :class:`Finding` (a stable rule id, a one-sentence message naming
+the file, what was measured, and MetaStudio's review code when known); a truncated or corrupt file
+is a finding too. Only a source that cannot be opened or read raises :class:`AssetSourceError`.
+The rules, messages and the choice of a hand-written box parser over a media library are in
+``docs/media.md``.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import struct
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+from urllib.parse import urlsplit
+
+from metastudio_provider.hooks.upload import OpenableSource, UploadSourceError
+
+# --- the rules ------------------------------------------------------------------------------------
+
+TRAINING_RESOLUTIONS: tuple[tuple[int, int], ...] = ((1920, 1080), (1080, 1920), (3840, 2160), (2160, 3840))
+MIN_DURATION_S = 180.0
+MAX_DURATION_S = 600.0
+# MetaStudio does not say how it rounds a duration; a video within half a second of a bound is
+# given the benefit of the doubt, so pre-flight never refuses a file the service might accept.
+DURATION_TOLERANCE_S = 0.5
+_RESOLUTION_NAMES = [f"{w}x{h}" for w, h in TRAINING_RESOLUTIONS]
+_ACCEPTED_RESOLUTIONS = ", ".join(_RESOLUTION_NAMES[:-1]) + " or " + _RESOLUTION_NAMES[-1]
+REVIEW_CODE_RESOLUTION = "44005901"  # documented: operation_logs[].error_code for a bad resolution
+
+# Accepted content formats per asset kind (the manifest's kind names) and the rule id for a wrong one.
+KIND_FORMATS: dict[str, tuple[tuple[str, ...], str]] = {
+    "training_video": (("mp4",), "video.container"),
+    "action_video": (("mp4",), "video.container"),
+    "audio": (("zip",), "audio.format"),
+    "cover": (("jpeg", "png"), "image.format"),
+    "id_card_front": (("jpeg", "png"), "image.format"),
+    "id_card_back": (("jpeg", "png"), "image.format"),
+    "authorization_letter": (("pdf", "jpeg", "png"), "letter.format"),
+}
+VIDEO_KINDS = frozenset({"training_video", "action_video"})
+
+# What a file name's extension promises; an extension not listed here promises nothing.
+EXTENSION_FORMATS: dict[str, str] = {
+    ".mp4": "mp4",
+    ".m4v": "mp4",
+    ".mov": "mov",
+    ".jpg": "jpeg",
+    ".jpeg": "jpeg",
+    ".png": "png",
+    ".pdf": "pdf",
+    ".zip": "zip",
+    ".webp": "webp",
+    ".gif": "gif",
+    ".wav": "wav",
+}
+FORMAT_LABELS = {
+    "mp4": "MP4",
+    "mov": "QuickTime MOV",
+    "jpeg": "JPEG",
+    "png": "PNG",
+    "pdf": "PDF",
+    "zip": "ZIP",
+    "webp": "WebP",
+    "gif": "GIF",
+    "wav": "WAV",
+}
+
+# --- reading limits -------------------------------------------------------------------------------
+
+HEAD_BYTES = 64  # enough to recognise every format above
+TAIL_BYTES = 1024  # a PDF's %%EOF must be in its last KiB (the limit PDF readers apply)
+MAX_MOOV_BYTES = 64 * 1024 * 1024  # 10 min of 4K at 60 fps needs ~1 MiB; more is a broken file
+MAX_TOP_LEVEL_BOXES = 10_000  # a fragmented MP4 has a moof/mdat pair per fragment
+MAX_JPEG_HEADER_BYTES = 1024 * 1024  # EXIF/ICC segments before the SOF marker are at most a few 64 KiB
+OBJECT_STORE_BLOCK = 64 * 1024  # fsspec read-ahead block: a header read fetches 64 KiB, not 5-50 MiB
+
+
+class AssetSourceError(UploadSourceError):
+    """The asset cannot be opened or read at all (missing, permission denied, storage error)."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One rule the asset breaks.
+
+    :param rule: stable id (``video.resolution``, ``video.duration``, ``video.container``,
+        ``video.truncated``, ``video.no_video_track``, ``image.format``, ``image.truncated``,
+        ``letter.format``, ``letter.truncated``, ``audio.format``, ``audio.members``,
+        ``extension.mismatch``, ``file.empty``)
+    :param message: one sentence naming the file, what was measured and the rule
+    :param measured: the measured value (``"1280x720"``, ``"120.0 s"``), if the rule measures one
+    :param review_code: MetaStudio's automatic-review error code for this rule, when known
+    """
+
+    rule: str
+    message: str
+    measured: str | None
+    review_code: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "message": self.message, "measured": self.measured, "review_code": self.review_code}
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """What was measured on one asset and every rule it breaks (none: :attr:`ok`)."""
+
+    kind: str
+    name: str
+    facts: dict[str, Any]
+    findings: tuple[Finding, ...]
+    bytes_read: int
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "ok": self.ok,
+            "facts": dict(self.facts),
+            "findings": [finding.to_dict() for finding in self.findings],
+            "bytes_read": self.bytes_read,
+        }
+
+
+def inspect_asset(kind: str, source: str | os.PathLike[str] | OpenableSource, *, name: str | None = None) -> Inspection:
+    """Inspect one asset of ``kind`` (a manifest asset kind) against MetaStudio's upload rules.
+
+    :param source: a local path, or anything with ``open("rb")`` and ``stat()`` such as
+        ``airflow.sdk.ObjectStoragePath``; a string with a scheme (``s3://…``) is opened as an
+        ``ObjectStoragePath``
+    :param name: the file name used in messages; default: the source's base name (never a URL query)
+    :raises ValueError: for an unknown ``kind``
+    :raises AssetSourceError: when the source cannot be opened or read
+    """
+    if kind not in KIND_FORMATS:
+        raise ValueError(f"unknown asset kind {kind!r}; use one of {', '.join(KIND_FORMATS)}")
+    label = name or display_name(source)
+    try:
+        with _open(source) as stream:
+            reader = _Reader(stream, _size(source, stream))
+            check = _Check(kind, label, reader)
+            check.run()
+    except AssetSourceError:
+        raise
+    except OSError as exc:
+        raise AssetSourceError(f"cannot read {kind} {label}: {exc.strerror or exc}") from None
+    return Inspection(kind, label, check.facts, tuple(check.findings), reader.bytes_read)
+
+
+def display_name(source: str | os.PathLike[str] | OpenableSource) -> str:
+    """The base name of a path or URI, without a query string or credentials."""
+    if isinstance(source, (str, os.PathLike)):
+        text = os.fspath(source)
+        path = urlsplit(text).path if "://" in text else text
+    else:
+        path = str(getattr(source, "path", None) or getattr(source, "name", None) or type(source).__name__)
+        path = urlsplit(path).path if "://" in path else path
+    return os.path.basename(path.rstrip("/")) or path
+
+
+# --- reading --------------------------------------------------------------------------------------
+
+
+def _open(source: str | os.PathLike[str] | OpenableSource) -> IO[bytes]:
+    if isinstance(source, str) and "://" in source and not source.startswith("file://"):
+        from airflow.sdk import ObjectStoragePath  # only object-storage URIs need the Task SDK
+
+        source = ObjectStoragePath(source)
+    elif isinstance(source, str) and source.startswith("file://"):
+        source = urlsplit(source).path
+    try:
+        if isinstance(source, (str, os.PathLike)):
+            return open(source, "rb")  # the caller's with-block closes it
+        if hasattr(source, "fs"):
+            # fsspec files read ahead in blocks of 5 MiB (s3fs: 50 MiB) by default; a small block
+            # keeps each header read to one small range request.
+            return source.open("rb", block_size=OBJECT_STORE_BLOCK)
+        return source.open("rb")
+    except OSError as exc:
+        raise AssetSourceError(f"cannot open {display_name(source)}: {exc.strerror or type(exc).__name__}") from None
+
+
+def _size(source: str | os.PathLike[str] | OpenableSource, stream: IO[bytes]) -> int:
+    if not isinstance(source, (str, os.PathLike)):
+        stat = source.stat()
+        return int(stat["size"] if isinstance(stat, dict) else stat.st_size)
+    return os.fstat(stream.fileno()).st_size
+
+
+class _Reader:
+    """Positioned reads on a seekable stream, counting every byte read."""
+
+    def __init__(self, stream: IO[bytes], size: int) -> None:
+        self._stream = stream
+        self.size = size
+        self.bytes_read = 0
+
+    def read_at(self, offset: int, length: int) -> bytes:
+        if offset >= self.size or length <= 0:
+            return b""
+        self._stream.seek(offset)
+        data = self._stream.read(min(length, self.size - offset))
+        self.bytes_read += len(data)
+        return data
+
+    def file(self) -> _CountingFile:
+        """A read-only file object over the same stream (for ``zipfile``), sharing the byte count."""
+        return _CountingFile(self)
+
+
+class _CountingFile(io.RawIOBase):
+    def __init__(self, reader: _Reader) -> None:
+        self._reader = reader
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._reader.size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._reader.read_at(self._pos, len(buffer))
+        buffer[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+
+def sniff(head: bytes) -> str | None:
+    """Format of a file from its first bytes: mp4, mov, jpeg, png, pdf, zip, webp, gif, wav or None."""
+    if head[4:8] == b"ftyp":
+        return "mov" if head[8:12] == b"qt  " else "mp4"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if b"%PDF-" in head[:HEAD_BYTES]:
+        return "pdf"
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return "zip"
+    if head.startswith(b"RIFF") and head[8:12] in (b"WEBP", b"WAVE"):
+        return "webp" if head[8:12] == b"WEBP" else "wav"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "gif"
+    return None
+
+
+# --- the checks -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Check:
+    kind: str
+    name: str
+    reader: _Reader
+    facts: dict[str, Any] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+
+    def add(self, rule: str, what: str, measured: str | None = None, review_code: str | None = None) -> None:
+        self.findings.append(Finding(rule, f"{self.name}: {what}", measured, review_code))
+
+    def run(self) -> None:
+        self.facts["size"] = self.reader.size
+        if self.reader.size == 0:
+            self.add("file.empty", "the file is empty (0 bytes)", "0 bytes")
+            return
+        head = self.reader.read_at(0, HEAD_BYTES)
+        found = sniff(head)
+        self.facts["format"] = found
+        self._check_extension(found)
+        formats, rule = KIND_FORMATS[self.kind]
+        if found not in formats:
+            accepted = " or ".join(FORMAT_LABELS[f] for f in formats)
+            measured = FORMAT_LABELS.get(found or "", "an unknown format")
+            self.add(rule, f"{measured}; MetaStudio accepts {accepted} for {self.kind}", measured)
+            return
+        {"mp4": self._video, "jpeg": self._jpeg, "png": self._png, "pdf": self._pdf, "zip": self._audio}[found]()
+
+    def _check_extension(self, found: str | None) -> None:
+        extension = os.path.splitext(self.name)[1].lower()
+        promised = EXTENSION_FORMATS.get(extension)
+        if promised and found and promised != found and {promised, found} != {"mov", "mp4"}:
+            self.add(
+                "extension.mismatch",
+                f"named {extension} but the content is {FORMAT_LABELS[found]}; rename it or convert it",
+                FORMAT_LABELS[found],
+            )
+
+    # MP4 ----------------------------------------------------------------------------------------
+
+    def _video(self) -> None:
+        self.facts["container"] = "mp4"
+        self.facts["brand"] = self.reader.read_at(8, 4).decode("latin-1")
+        moov = self._find_moov()
+        if moov is None:
+            return
+        offset, size = moov
+        self.facts["moov_offset"] = offset
+        self.facts["faststart"] = offset < self.facts.get("mdat_offset", self.reader.size)
+        movie = _parse_moov(self.reader.read_at(offset + 8, size - 8))
+        if movie.error:
+            self.add("video.truncated", f"the moov box is corrupt ({movie.error}); the file cannot be played", None)
+            return
+        self.facts.update(movie.facts())
+        if movie.video is None:
+            self.add("video.no_video_track", "the MP4 has no video track", None)
+            return
+        if self.kind == "training_video":
+            self._training_rules(movie)
+
+    def _find_moov(self) -> tuple[int, int] | None:
+        """Walk the top-level boxes by their headers; the moov box's (offset, size), or None with a finding."""
+        moov = None
+        for count, (offset, box_type, size, error) in enumerate(_top_level_boxes(self.reader)):
+            if error:
+                self.add("video.truncated", f"{error}; the file is incomplete or corrupt", None)
+                return None
+            if count >= MAX_TOP_LEVEL_BOXES:
+                break
+            if box_type == b"moov":
+                moov = (offset, size)
+            elif box_type == b"mdat" and "mdat_offset" not in self.facts:
+                self.facts["mdat_offset"] = offset
+        if moov is None:
+            self.add(
+                "video.truncated",
+                "no moov box (the index of the video); the recording was not finished or the file was cut short",
+                None,
+            )
+            return None
+        if moov[1] > MAX_MOOV_BYTES:
+            self.add("video.truncated", f"the moov box claims {moov[1]} bytes; the file is corrupt", None)
+            return None
+        return moov
+
+    def _training_rules(self, movie: _Movie) -> None:
+        width, height = self.facts["width"], self.facts["height"]
+        if (width, height) not in TRAINING_RESOLUTIONS:
+            self.add(
+                "video.resolution",
+                f"{width}x{height}; MetaStudio accepts {_ACCEPTED_RESOLUTIONS}",
+                f"{width}x{height}",
+                REVIEW_CODE_RESOLUTION,
+            )
+        seconds = movie.duration_s
+        if not MIN_DURATION_S - DURATION_TOLERANCE_S <= seconds <= MAX_DURATION_S + DURATION_TOLERANCE_S:
+            self.add(
+                "video.duration",
+                f"{format_duration(seconds)} long; MetaStudio accepts {MIN_DURATION_S / 60:g} to "
+                f"{MAX_DURATION_S / 60:g} minutes",
+                f"{seconds:.1f} s",
+            )
+
+    # images and PDF ------------------------------------------------------------------------------
+
+    def _png(self) -> None:
+        ihdr = self.reader.read_at(8, 25)
+        if len(ihdr) < 16 or ihdr[4:8] != b"IHDR":
+            self.add("image.truncated", "a PNG without its IHDR header; the file is cut short or corrupt", None)
+            return
+        width, height = struct.unpack(">II", ihdr[8:16])
+        self.facts.update(width=width, height=height)
+
+    def _jpeg(self) -> None:
+        size = _jpeg_size(self.reader)
+        if size is None:
+            self.add("image.truncated", "a JPEG without a frame header; the file is cut short or corrupt", None)
+            return
+        self.facts.update(width=size[0], height=size[1])
+
+    def _pdf(self) -> None:
+        head = self.reader.read_at(0, HEAD_BYTES)
+        start = head.find(b"%PDF-")
+        self.facts["pdf_version"] = head[start + 5 : start + 8].decode("latin-1", "replace")
+        tail = self.reader.read_at(max(0, self.reader.size - TAIL_BYTES), TAIL_BYTES)
+        if b"%%EOF" not in tail:
+            self.add("letter.truncated", "a PDF without %%EOF at its end; the file is cut short", None)
+
+    # audio ---------------------------------------------------------------------------------------
+
+    def _audio(self) -> None:
+        try:
+            with zipfile.ZipFile(self.reader.file()) as archive:
+                names = [info.filename for info in archive.infolist() if not info.is_dir()]
+        except (zipfile.BadZipFile, EOFError) as exc:
+            self.add("audio.format", f"not a readable zip archive ({exc}); the file is cut short or corrupt", None)
+            return
+        extensions = [os.path.splitext(n)[1].lower() for n in names if not _is_hidden(n)]
+        wav, txt = extensions.count(".wav"), extensions.count(".txt")
+        self.facts.update(members=len(names), wav_files=wav, txt_files=txt)
+        if not wav or not txt:
+            self.add(
+                "audio.members",
+                f"the zip holds {wav} wav and {txt} txt files; MetaStudio needs wav recordings with their txt scripts",
+                f"{wav} wav, {txt} txt",
+            )
+
+
+def format_duration(seconds: float) -> str:
+    """``125.0`` -> ``"2 min 5 s"``; fractions of a second are kept (``"10 min 0.4 s"``)."""
+    minutes = int(seconds // 60)
+    rest = round(seconds - 60 * minutes, 1)
+    return f"{minutes} min {rest:g} s"
+
+
+def _is_hidden(member: str) -> bool:
+    """macOS's Finder adds __MACOSX/ and ._ files to archives; they are not content."""
+    return member.startswith("__MACOSX/") or os.path.basename(member).startswith("._")
+
+
+# --- MP4 boxes ------------------------------------------------------------------------------------
+
+
+def _top_level_boxes(reader: _Reader) -> Iterator[tuple[int, bytes, int, str | None]]:
+    """(offset, type, size, error) of each top-level box, reading only its 8- or 16-byte header."""
+    offset = 0
+    while offset < reader.size:
+        header = reader.read_at(offset, 16)
+        if len(header) < 8:
+            yield offset, b"", 0, f"{reader.size - offset} stray bytes after the last box at offset {offset}"
+            return
+        size, box_type = struct.unpack(">I4s", header[:8])
+        if size == 1:
+            if len(header) < 16:
+                yield offset, box_type, 0, f"box {_fourcc(box_type)} at offset {offset} is cut short"
+                return
+            size = struct.unpack(">Q", header[8:16])[0]
+        elif size == 0:  # the box runs to the end of the file
+            size = reader.size - offset
+        if size < 8:
+            yield offset, box_type, size, f"box {_fourcc(box_type)} at offset {offset} has an invalid size {size}"
+            return
+        if offset + size > reader.size:
+            yield (
+                offset,
+                box_type,
+                size,
+                f"box {_fourcc(box_type)} at offset {offset} needs {size} bytes but the file ends "
+                f"{reader.size - offset} bytes later",
+            )
+            return
+        yield offset, box_type, size, None
+        offset += size
+
+
+def _fourcc(box_type: bytes) -> str:
+    return box_type.decode("latin-1") if box_type.isascii() and box_type.isalnum() else repr(box_type)
+
+
+def _children(data: bytes, start: int = 0, end: int | None = None) -> Iterator[tuple[bytes, bytes]]:
+    """(type, payload) of the boxes in ``data[start:end]``; raises ValueError on a malformed size."""
+    end = len(data) if end is None else end
+    offset = start
+    while offset + 8 <= end:
+        size, box_type = struct.unpack_from(">I4s", data, offset)
+        header = 8
+        if size == 1:
+            if offset + 16 > end:
+                raise ValueError(f"box {_fourcc(box_type)} is cut short")
+            size = struct.unpack_from(">Q", data, offset + 8)[0]
+            header = 16
+        elif size == 0:
+            size = end - offset
+        if size < header or offset + size > end:
+            raise ValueError(f"box {_fourcc(box_type)} has an invalid size {size}")
+        yield box_type, data[offset + header : offset + size]
+        offset += size
+
+
+def _child(payload: bytes, *path: bytes) -> bytes | None:
+    for box_type in path:
+        payload = next((body for kind, body in _children(payload) if kind == box_type), None)  # type: ignore[assignment]
+        if payload is None:
+            return None
+    return payload
+
+
+@dataclass
+class _Track:
+    handler: str
+    codec: str | None
+    width: int  # display size before rotation (tkhd), falls back to the coded size
+    height: int
+    coded_width: int | None
+    coded_height: int | None
+    rotation: int  # clockwise degrees, 0/90/180/270 (other angles rounded to a multiple of 90)
+    duration_s: float | None
+
+
+@dataclass
+class _Movie:
+    duration_s: float = 0.0
+    video: _Track | None = None
+    audio: _Track | None = None
+    fragmented: bool = False
+    error: str | None = None
+
+    def facts(self) -> dict[str, Any]:
+        facts: dict[str, Any] = {"duration_s": round(self.duration_s, 3), "fragmented": self.fragmented}
+        if self.video:
+            turned = self.video.rotation in (90, 270)
+            facts.update(
+                codec=self.video.codec,
+                width=self.video.height if turned else self.video.width,
+                height=self.video.width if turned else self.video.height,
+                rotation=self.video.rotation,
+                stored_width=self.video.width,
+                stored_height=self.video.height,
+            )
+        facts["audio_codec"] = self.audio.codec if self.audio else None
+        return facts
+
+
+def _parse_moov(moov: bytes) -> _Movie:
+    movie = _Movie()
+    try:
+        track_durations = []
+        timescale = 0
+        for box_type, body in _children(moov):
+            if box_type == b"mvhd":
+                timescale, duration = _timescale_duration(body, 12, 20)
+                movie.duration_s = duration / timescale if timescale else 0.0
+            elif box_type == b"mvex":
+                movie.fragmented = True
+                mehd = _child(body, b"mehd")  # fragment_duration, in the movie timescale
+                if mehd and timescale and not movie.duration_s:
+                    fmt = ">Q" if mehd[0] == 1 else ">I"
+                    movie.duration_s = struct.unpack_from(fmt, mehd, 4)[0] / timescale
+            elif box_type == b"trak":
+                track = _parse_trak(body)
+                if track is None:
+                    continue
+                track_durations.append(track.duration_s or 0.0)
+                if track.handler == "vide" and movie.video is None:
+                    movie.video = track
+                elif track.handler == "soun" and movie.audio is None:
+                    movie.audio = track
+        if not movie.duration_s and track_durations:
+            movie.duration_s = max(track_durations)
+    except (ValueError, struct.error) as exc:
+        movie.error = str(exc)
+    return movie
+
+
+def _timescale_duration(body: bytes, v0_offset: int, v1_offset: int) -> tuple[int, int]:
+    """(timescale, duration) of an mvhd/mdhd full box, version 0 (32-bit) or 1 (64-bit times)."""
+    if body[0] == 1:
+        return struct.unpack_from(">IQ", body, v1_offset)
+    return struct.unpack_from(">II", body, v0_offset)
+
+
+def _parse_trak(trak: bytes) -> _Track | None:
+    tkhd = _child(trak, b"tkhd")
+    mdia = _child(trak, b"mdia")
+    if tkhd is None or mdia is None:
+        return None
+    hdlr = _child(mdia, b"hdlr")
+    handler = hdlr[8:12].decode("latin-1") if hdlr and len(hdlr) >= 12 else ""
+    mdhd = _child(mdia, b"mdhd")
+    duration_s = None
+    if mdhd:
+        timescale, duration = _timescale_duration(mdhd, 12, 20)
+        duration_s = duration / timescale if timescale else None
+    # tkhd: version 0 has 32-bit times (matrix at 40), version 1 64-bit ones (matrix at 52).
+    matrix_at = 52 if tkhd[0] == 1 else 40
+    a, b, _u, c, d = struct.unpack_from(">iiiii", tkhd, matrix_at)
+    width, height = (value >> 16 for value in struct.unpack_from(">II", tkhd, matrix_at + 36))
+    codec, coded = _sample_entry(_child(mdia, b"minf", b"stbl", b"stsd"), handler)
+    if (not width or not height) and coded:
+        width, height = coded
+    return _Track(
+        handler=handler,
+        codec=codec,
+        width=width,
+        height=height,
+        coded_width=coded[0] if coded else None,
+        coded_height=coded[1] if coded else None,
+        rotation=_rotation(a, b, c, d),
+        duration_s=duration_s,
+    )
+
+
+def _sample_entry(stsd: bytes | None, handler: str) -> tuple[str | None, tuple[int, int] | None]:
+    """Codec four-cc of the first sample entry and, for video, its coded width and height."""
+    if not stsd or len(stsd) < 16:
+        return None, None
+    codec = stsd[12:16].decode("latin-1")
+    if handler == "vide" and len(stsd) >= 8 + 8 + 36:
+        # VisualSampleEntry: 8 header, 6 reserved, 2 data ref, 16 pre-defined/reserved, then width, height.
+        return codec, struct.unpack_from(">HH", stsd, 8 + 8 + 24)
+    return codec, None
+
+
+def _rotation(a: int, b: int, c: int, d: int) -> int:
+    """Clockwise display rotation in degrees from the tkhd matrix (the ``rotate`` tag's convention)."""
+    if not (a or b or c or d):
+        return 0
+    degrees = math.degrees(math.atan2(b, a))
+    return round(degrees / 90.0) * 90 % 360
+
+
+def _jpeg_size(reader: _Reader) -> tuple[int, int] | None:
+    """(width, height) from the first SOF marker, skipping segments by their lengths."""
+    sof = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+    offset = 2
+    while offset < min(reader.size, MAX_JPEG_HEADER_BYTES):
+        marker = reader.read_at(offset, 4)
+        if len(marker) < 4 or marker[0] != 0xFF:
+            return None
+        code = marker[1]
+        if code == 0xFF:  # fill byte
+            offset += 1
+            continue
+        if code in (0xD8, 0x01) or 0xD0 <= code <= 0xD7:  # markers without a length
+            offset += 2
+            continue
+        length = struct.unpack(">H", marker[2:4])[0]
+        if code in sof:
+            frame = reader.read_at(offset + 4, 5)
+            if len(frame) < 5:
+                return None
+            height, width = struct.unpack(">HH", frame[1:5])
+            return width, height
+        if code in (0xD9, 0xDA):  # end of image / start of scan before any frame header
+            return None
+        offset += 2 + length
+    return None
+
+
+__all__: list[str] = [
+    "MAX_DURATION_S",
+    "MIN_DURATION_S",
+    "REVIEW_CODE_RESOLUTION",
+    "TRAINING_RESOLUTIONS",
+    "AssetSourceError",
+    "Finding",
+    "Inspection",
+    "display_name",
+    "format_duration",
+    "inspect_asset",
+    "sniff",
+]
