@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint venv lock clean demo
+.PHONY: test lint venv lock clean demo browser
 
 venv: $(STAMP)
 
@@ -21,8 +21,12 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-test: lint
+test: lint browser
 	$(BIN)/python -m pytest
+
+# Debian's Chromium for the browser tests (tests/ui); says loudly when it cannot be installed.
+browser:
+	@bash tests/ui/install_browser.sh
 
 # Refresh constraints.txt after changing a pin in requirements*.txt.
 lock: $(STAMP)
