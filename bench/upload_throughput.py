@@ -16,8 +16,12 @@ around the transfer only (curl's ``time_total``). After each upload the sandbox'
 checked (every byte arrived), the job is deleted and ``sync()`` is called, so every run starts
 from the same page-cache state. Methods are interleaved inside each run; medians of ``--runs``.
 
-Goals (issue #6): hook >= 0.9 x curl single-stream; hook peak RSS <= 150 MB whatever the size;
-parts in parallel no slower than one stream.
+Memory is reported as *growth*: the child's peak RSS minus its RSS just before the upload. The
+absolute peak is mostly the import set (the hook's child imports Airflow: ~130 MB before a byte
+is sent), which says nothing about the upload and moves with every dependency bump.
+
+Goals (issue #11): hook >= 0.9 x curl single-stream; hook peak RSS growth during the upload
+<= 20 MB whatever the size; parts in parallel no slower than one stream.
 
     .venv/bin/python bench/upload_throughput.py [--sizes 256,1024] [--runs 3] [--quick]
 """
@@ -25,6 +29,7 @@ parts in parallel no slower than one stream.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -38,7 +43,7 @@ from typing import Any
 import _bench as b
 
 PARTS = 8
-RSS_GOAL_MB = 150.0
+RSS_GROWTH_GOAL_MB = 20.0
 METHODS = [
     ("curl", 1),
     ("requests", 1),
@@ -107,6 +112,7 @@ def child(method: str, source: str, targets: list[dict[str, Any]]) -> None:
                     reader.close()
             response.raise_for_status()
 
+    reset_peak_rss()
     rss_before = psutil.Process().memory_info().rss / 1e6
     started = time.perf_counter()
     if len(targets) == 1:
@@ -121,6 +127,14 @@ def child(method: str, source: str, targets: list[dict[str, Any]]) -> None:
 # --------------------------------------------------------------------------------------------
 # Parent side
 # --------------------------------------------------------------------------------------------
+
+
+def reset_peak_rss() -> None:
+    """Reset this process's ``VmHWM`` to its current RSS (Linux >= 4.0), so the peak read after the
+    upload is the upload's own, not a transient of the imports. Where the kernel refuses, the peak
+    stays the lifetime one: the growth is then over-, never under-, stated."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
 
 
 def peak_rss_mb(pid: int | str = "self") -> float | None:
@@ -185,7 +199,10 @@ def upload_once(url: str, env: dict[str, str], source: Path, method: str, parts:
         command += ["--targets", json.dumps(targets)]
         output, peak = run_child(command, env)
         result = json.loads(output.strip().splitlines()[-1])
-        peak = max(peak, result.pop("peak_rss_mb"))  # the child's own VmHWM at the end: exact
+        # The child's own VmHWM at the end, reset just before the upload: exact for the growth.
+        # The sampled one may hold an import-time transient from before the reset: the lifetime peak.
+        result["upload_peak_rss_mb"] = result.pop("peak_rss_mb")
+        peak = max(peak, result["upload_peak_rss_mb"])
     files = b.admin(url, "GET", f"/jobs/{job['job_id']}")["files"]
     received = sum(f["size"] for f in files if f["asset"] == "training_video" and f["part"] >= 1)
     if received != size:
@@ -193,6 +210,13 @@ def upload_once(url: str, env: dict[str, str], source: Path, method: str, parts:
     b.admin(url, "DELETE", f"/jobs/{job['job_id']}")
     os.sync()
     return {**result, "peak_rss_mb": peak, "mb_s": size / result["seconds"] / 1e6}
+
+
+def growth_mb(results: list[dict[str, Any]]) -> float | None:
+    """The largest growth of peak RSS over the RSS just before the upload, over the runs; ``None``
+    for curl, which reports no "before" (its whole footprint is the transfer's)."""
+    growths = [r["upload_peak_rss_mb"] - r["rss_before_mb"] for r in results if r["rss_before_mb"] is not None]
+    return max(growths) if growths else None
 
 
 def label(method: str, parts: int) -> str:
@@ -217,17 +241,21 @@ def bench_size(url: str, env: dict[str, str], tmp: Path, size_mib: int, runs: in
 
     curl = med(("curl", 1), "mb_s")
     print(f"\n{size_mib} MiB file, medians of {runs} runs (after {warmup} warm-up):")
-    print(f"  {'method':<24} {'MB/s':>7} {'x curl':>7} {'peak RSS MB':>12} {'RSS before MB':>14}")
+    header = f"  {'method':<24} {'MB/s':>7} {'x curl':>7} {'peak RSS MB':>12} {'RSS before MB':>14}"
+    print(header + f" {'growth MB':>10}")
     for key in METHODS:
         before = [r["rss_before_mb"] for r in results[key] if r["rss_before_mb"] is not None]
         peak = max(r["peak_rss_mb"] for r in results[key])
         before_text = f"{b.median(before):14.1f}" if before else f"{'-':>14}"
-        print(f"  {label(*key):<24} {med(key, 'mb_s'):7.0f} {med(key, 'mb_s') / curl:7.2f} {peak:12.1f} {before_text}")
+        growth = growth_mb(results[key])
+        growth_text = f"{growth:10.1f}" if growth is not None else f"{'-':>10}"
+        row = f"  {label(*key):<24} {med(key, 'mb_s'):7.0f} {med(key, 'mb_s') / curl:7.2f} {peak:12.1f} {before_text}"
+        print(row + growth_text)
     hook_single, hook_parts = med(("hook", 1), "mb_s"), med(("hook", PARTS), "mb_s")
-    hook_peak = max(r["peak_rss_mb"] for key in (("hook", 1), ("hook", PARTS)) for r in results[key])
+    hook_growth = max(growth_mb(results[key]) or 0.0 for key in (("hook", 1), ("hook", PARTS)))
     goals = {
         "hook single >= 0.9 x curl": hook_single / curl >= 0.9,
-        f"hook peak RSS <= {RSS_GOAL_MB:.0f} MB ({hook_peak:.1f})": hook_peak <= RSS_GOAL_MB,
+        f"hook peak RSS growth <= {RSS_GROWTH_GOAL_MB:.0f} MB ({hook_growth:.1f})": hook_growth <= RSS_GROWTH_GOAL_MB,
         f"hook {PARTS} parts >= hook single ({hook_parts / hook_single:.2f} x)": hook_parts >= hook_single * 0.95,
     }
     for goal, ok in goals.items():
@@ -240,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="256,1024", help="file sizes in MiB, comma-separated")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1, help="rounds done first and not counted")
-    parser.add_argument("--quick", action="store_true", help="16 MiB, 1 run, no warm-up (smoke test)")
+    parser.add_argument("--quick", action="store_true", help="64 MiB, 1 run, no warm-up (smoke test)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--source", help=argparse.SUPPRESS)
     parser.add_argument("--targets", help=argparse.SUPPRESS)
@@ -249,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         child(args.child, args.source, json.loads(args.targets))
         return 0
     if args.quick:
-        args.sizes, args.runs, args.warmup = "16", 1, 0
+        args.sizes, args.runs, args.warmup = "64", 1, 0
     print(f"machine: {b.machine()}")
     all_met = True
     with tempfile.TemporaryDirectory(prefix="bench-upload-") as name:

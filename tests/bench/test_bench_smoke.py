@@ -1,6 +1,8 @@
 """Each benchmark runs in its ``--quick`` mode and prints its figures; memory stays bounded.
 
 No timing is asserted: these machines are noisy, and the figures belong in docs/benchmarks.md.
+Memory is asserted as growth during the upload (peak RSS minus the RSS just before it), which the
+upload code controls; the absolute RSS is mostly the import set, which it does not.
 """
 
 from __future__ import annotations
@@ -14,7 +16,14 @@ from pathlib import Path
 import pytest
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
-RSS_LIMIT_MB = 150.0
+# Growth of peak RSS during the upload of the --quick 64 MiB file, in MB (10^6 bytes).
+# Single stream: the hook holds a few block buffers at a time (about 2 MB measured); 20 MB is the
+# issue's goal and a third of the file, so a hook that buffers the file fails.
+SINGLE_STREAM_GROWTH_MB = 20.0
+# 8 parts at once: 8 such streams plus their threads' stacks and malloc arenas (about 17 MB
+# measured); 40 MB leaves room for the allocator and is well under the 67 MB that holding each
+# 8 MiB part in memory would take.
+EIGHT_PARTS_GROWTH_MB = 40.0
 
 pytestmark = pytest.mark.slow
 
@@ -58,10 +67,11 @@ def end_to_end() -> subprocess.Popen[str]:
 
 
 def test_upload_throughput_prints_rates_and_keeps_memory_flat() -> None:
-    output = run_bench("upload_throughput.py", 120)
-    rows = dict(
-        re.findall(r"^  ((?:curl|requests|hook) (?:single stream|8 parts))\s+(\d+\s+[\d.]+\s+[\d.]+)", output, re.M)
-    )
+    output = run_bench("upload_throughput.py", 180)
+    # method, MB/s, x curl, peak RSS MB, RSS before MB, growth MB ("-" for curl: no "before")
+    figures = r"\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+|-)\s+([\d.]+|-)$"
+    row = r"^  ((?:curl|requests|hook) (?:single stream|8 parts))" + figures
+    rows = {match[0]: match[1:] for match in re.findall(row, output, re.M)}
     assert set(rows) == {
         "curl single stream",
         "requests single stream",
@@ -69,12 +79,11 @@ def test_upload_throughput_prints_rates_and_keeps_memory_flat() -> None:
         "requests 8 parts",
         "hook 8 parts",
     }, output
-    for label, figures in rows.items():
-        mb_s, ratio, peak = (float(x) for x in figures.split())
-        assert mb_s > 0 and ratio > 0 and peak > 0, label
-    for label in ("hook single stream", "hook 8 parts"):
-        peak = float(rows[label].split()[2])
-        assert peak <= RSS_LIMIT_MB, f"{label}: peak RSS {peak} MB"
+    for label, (mb_s, ratio, peak, _before, _growth) in rows.items():
+        assert float(mb_s) > 0 and float(ratio) > 0 and float(peak) > 0, label
+    growth = {label: float(rows[label][4]) for label in ("hook single stream", "hook 8 parts")}
+    assert growth["hook single stream"] <= SINGLE_STREAM_GROWTH_MB, output
+    assert growth["hook 8 parts"] <= EIGHT_PARTS_GROWTH_MB, output
     assert "upload_throughput: all goals" in output
 
 
