@@ -37,19 +37,7 @@ def build_report(
         rows[item["job_id"]] = _row(item, "skipped", item["reason"])
     for item in plan.get("needs_person", []):
         rows[item["job_id"]] = _row(item, "needs_person", item["reason"])
-        errors.append(
-            {
-                "job_id": item["job_id"],
-                "error_type": "NeedsPerson",
-                "operation": "plan",
-                "status": None,
-                "error_code": (item.get("review_failure") or {}).get("error_code"),
-                "error_msg": f"{item['reason']}; last review: {(item.get('review_failure') or {}).get('reason')}",
-                "request_id": None,
-                "task_id": "plan",
-                "map_index": None,
-            }
-        )
+        errors.append(_needs_person_error(item))
     for item in plan.get("deferred", []):
         rows[item["job_id"]] = _row(item, "deferred", item["reason"])
     for item in plan.get("failed", []):
@@ -165,6 +153,26 @@ def _apply_outcomes(plan, rows, fail, updates, uploads, finals, reviews) -> None
             row.update(status="rejected_again", detail=f"{review['state']}: {reason}")
         else:
             row.update(status="remediated", detail=f"review passed: {review.get('state')}")
+
+
+def _needs_person_error(item: Mapping[str, Any]) -> dict[str, Any]:
+    """The alert entry of a job put aside for a person: stopped at pre-flight (with its findings) or looping."""
+    failure = item.get("review_failure") or {}
+    error: dict[str, Any] = {
+        "job_id": item["job_id"],
+        "error_type": "NeedsPerson",
+        "operation": "plan",
+        "status": None,
+        "error_code": failure.get("error_code"),
+        "error_msg": f"{item['reason']}; last review: {failure.get('reason')}",
+        "request_id": None,
+        "task_id": "plan",
+        "map_index": None,
+    }
+    if item.get("findings"):  # the files would fail review: the findings are the news, not the old verdict
+        error.update(error_type="PreflightRefused", operation="preflight", error_code=None, error_msg=item["reason"])
+        error["findings"] = [dict(finding) for finding in item["findings"]]
+    return error
 
 
 def _row(item: Mapping[str, Any], status: str, detail: str) -> dict[str, Any]:
