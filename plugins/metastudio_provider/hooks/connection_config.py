@@ -175,7 +175,8 @@ def _extras(conn: Any, conn_id: str) -> dict[str, Any]:
         ) from None
     if not isinstance(extras, dict):
         raise MetaStudioConfigError(f"Connection {conn_id!r}: the extra field must be a JSON object")
-    return extras
+    # The UI's connection form saves every field it shows, the empty ones as null: null means "not set".
+    return {key: value for key, value in extras.items() if value is not None}
 
 
 def _base_url(conn: Any, problems: list[str]) -> str:

@@ -6,7 +6,7 @@ import pytest
 from airflow.sdk import Connection
 
 from metastudio_provider.exceptions import MetaStudioConfigError
-from metastudio_provider.hooks.connection_config import config_from_connection
+from metastudio_provider.hooks.connection_config import ALLOWED_EXTRAS, config_from_connection
 
 
 def conn(**overrides) -> Connection:
@@ -44,6 +44,21 @@ def test_numbers_and_booleans_from_strings_are_accepted() -> None:
     extra = {"project_id": "p1", "read_timeout": "30", "retry_limit": "2", "verify": "false"}
     config = config_from_connection(conn(extra=extra))
     assert (config.read_timeout, config.retry_limit, config.verify) == (30.0, 2, False)
+
+
+def test_empty_fields_saved_by_the_ui_form_mean_not_set() -> None:
+    """The UI's connection form stores every field it shows, the empty ones as null (tests/ui)."""
+    extra = {name: None for name in ALLOWED_EXTRAS} | {"project_id": "p1", "auth_method": "aksk", "read_timeout": 30}
+    config = config_from_connection(conn(extra=extra))
+    assert (config.project_id, config.read_timeout, config.connect_timeout, config.retry_limit, config.verify) == (
+        "p1",
+        30.0,
+        10.0,
+        5,
+        True,
+    )
+    with pytest.raises(MetaStudioConfigError, match="extra 'project_id' is required"):
+        config_from_connection(conn(extra=extra | {"project_id": None}))
 
 
 def test_unknown_extras_are_rejected_by_name() -> None:
