@@ -88,8 +88,20 @@ WATCHED_TASKS = ("find_failed_jobs", "plan", "update_job", "upload_asset", "fina
             title="Corrections manifest",
             description="Path of the manifest. Empty: Variable metastudio_corrections_path, else the bundled one.",
         ),
-        "max_jobs": Param(50, type="integer", minimum=1, maximum=200, title="Max jobs per run"),
-        "wait_for_review": Param(False, type="boolean", title="Wait for the review verdict"),
+        "max_jobs": Param(
+            50,
+            type="integer",
+            minimum=1,
+            maximum=200,
+            title="Max jobs per run",
+            description="Fix at most this many jobs in this run (1-200); the others wait for the next run.",
+        ),
+        "wait_for_review": Param(
+            False,
+            type="boolean",
+            title="Wait for the review verdict",
+            description="Watch each resubmitted job until MetaStudio's review passes or fails, and report it.",
+        ),
     },
 )
 def metastudio_training_remediation() -> None:
