@@ -30,6 +30,7 @@ from typing import IO, Any
 from urllib.parse import urlsplit
 
 from metastudio_provider.hooks.upload import OpenableSource, UploadSourceError
+from metastudio_provider.redaction import redact_url, scrub_text
 
 # --- the rules ------------------------------------------------------------------------------------
 
@@ -160,10 +161,9 @@ def inspect_asset(kind: str, source: str | os.PathLike[str] | OpenableSource, *,
             reader = _Reader(stream, _size(source, stream))
             check = _Check(kind, label, reader)
             check.run()
-    except AssetSourceError:
-        raise
     except OSError as exc:
-        raise AssetSourceError(f"cannot read {kind} {label}: {exc.strerror or exc}") from None
+        reason = exc.strerror or scrub_text(str(exc)) or type(exc).__name__
+        raise AssetSourceError(f"cannot read {kind} asset {_location(source)}: {reason}") from None
     return Inspection(kind, label, check.facts, tuple(check.findings), reader.bytes_read)
 
 
@@ -178,26 +178,33 @@ def display_name(source: str | os.PathLike[str] | OpenableSource) -> str:
     return os.path.basename(path.rstrip("/")) or path
 
 
+def _location(source: str | os.PathLike[str] | OpenableSource) -> str:
+    """Where the source is, for an error message: a path, or a URI without query string or user info."""
+    text = os.fspath(source) if isinstance(source, (str, os.PathLike)) else str(source)
+    return redact_url(text) if "://" in text else scrub_text(text)
+
+
 # --- reading --------------------------------------------------------------------------------------
 
 
 def _open(source: str | os.PathLike[str] | OpenableSource) -> IO[bytes]:
-    if isinstance(source, str) and "://" in source and not source.startswith("file://"):
-        from airflow.sdk import ObjectStoragePath  # only object-storage URIs need the Task SDK
-
-        source = ObjectStoragePath(source)
-    elif isinstance(source, str) and source.startswith("file://"):
+    """Open for reading; raises OSError (also for an object-storage URI whose scheme is unknown)."""
+    if isinstance(source, str) and source.startswith("file://"):
         source = urlsplit(source).path
+    if isinstance(source, (str, os.PathLike)) and "://" not in os.fspath(source):
+        return open(source, "rb")  # the caller's with-block closes it
     try:
         if isinstance(source, (str, os.PathLike)):
-            return open(source, "rb")  # the caller's with-block closes it
+            from airflow.sdk import ObjectStoragePath  # only object-storage URIs need the Task SDK
+
+            source = ObjectStoragePath(os.fspath(source))
         if hasattr(source, "fs"):
             # fsspec files read ahead in blocks of 5 MiB (s3fs: 50 MiB) by default; a small block
             # keeps each header read to one small range request.
             return source.open("rb", block_size=OBJECT_STORE_BLOCK)
         return source.open("rb")
-    except OSError as exc:
-        raise AssetSourceError(f"cannot open {display_name(source)}: {exc.strerror or type(exc).__name__}") from None
+    except ValueError as exc:  # Airflow: "No filesystem registered for scheme ..."
+        raise OSError(str(exc)) from None
 
 
 def _size(source: str | os.PathLike[str] | OpenableSource, stream: IO[bytes]) -> int:
@@ -283,6 +290,7 @@ class _Check:
     reader: _Reader
     facts: dict[str, Any] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    head: bytes = b""
 
     def add(self, rule: str, what: str, measured: str | None = None, review_code: str | None = None) -> None:
         self.findings.append(Finding(rule, f"{self.name}: {what}", measured, review_code))
@@ -292,7 +300,7 @@ class _Check:
         if self.reader.size == 0:
             self.add("file.empty", "the file is empty (0 bytes)", "0 bytes")
             return
-        head = self.reader.read_at(0, HEAD_BYTES)
+        self.head = head = self.reader.read_at(0, HEAD_BYTES)
         found = sniff(head)
         self.facts["format"] = found
         self._check_extension(found)
@@ -318,7 +326,7 @@ class _Check:
 
     def _video(self) -> None:
         self.facts["container"] = "mp4"
-        self.facts["brand"] = self.reader.read_at(8, 4).decode("latin-1")
+        self.facts["brand"] = self.head[8:12].decode("latin-1")
         moov = self._find_moov()
         if moov is None:
             return
@@ -382,7 +390,7 @@ class _Check:
     # images and PDF ------------------------------------------------------------------------------
 
     def _png(self) -> None:
-        ihdr = self.reader.read_at(8, 25)
+        ihdr = self.head[8:33]
         if len(ihdr) < 16 or ihdr[4:8] != b"IHDR":
             self.add("image.truncated", "a PNG without its IHDR header; the file is cut short or corrupt", None)
             return
@@ -397,9 +405,8 @@ class _Check:
         self.facts.update(width=size[0], height=size[1])
 
     def _pdf(self) -> None:
-        head = self.reader.read_at(0, HEAD_BYTES)
-        start = head.find(b"%PDF-")
-        self.facts["pdf_version"] = head[start + 5 : start + 8].decode("latin-1", "replace")
+        start = self.head.find(b"%PDF-")
+        self.facts["pdf_version"] = self.head[start + 5 : start + 8].decode("latin-1", "replace")
         tail = self.reader.read_at(max(0, self.reader.size - TAIL_BYTES), TAIL_BYTES)
         if b"%%EOF" not in tail:
             self.add("letter.truncated", "a PDF without %%EOF at its end; the file is cut short", None)
