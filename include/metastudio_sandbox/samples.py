@@ -329,3 +329,30 @@ def make_cached(
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(cached, target)
     return target
+
+
+# The file names and makers of a complete, valid set of training-job assets (manifest kind names).
+VALID_ASSETS: dict[str, tuple[str, Callable[..., Path], dict[str, Any]]] = {
+    "training_video": ("training_video.mp4", make_video, {}),
+    "cover": ("cover.jpg", make_jpeg, {"width": 640, "height": 360}),
+    "id_card_front": ("id_card_front.jpg", make_jpeg, {}),
+    "id_card_back": ("id_card_back.png", make_png, {"back": True}),
+    "authorization_letter": ("authorization_letter.pdf", make_pdf, {}),
+    "audio": ("audio.zip", make_audio_zip, {}),
+}
+
+
+def make_asset_set(
+    folder: str | os.PathLike[str], *, cache_dir: str | os.PathLike[str] | None = None, **video: Any
+) -> dict[str, Path]:
+    """Write one valid file per asset kind into ``folder``; ``video`` overrides :func:`make_video`'s defaults.
+
+    Returns ``{kind: path}`` with the manifest's kind names (``training_video``, ``cover``,
+    ``id_card_front``, ``id_card_back``, ``authorization_letter``, ``audio``).
+    """
+    root = Path(folder)
+    root.mkdir(parents=True, exist_ok=True)
+    made = {}
+    for kind, (name, maker, params) in VALID_ASSETS.items():
+        made[kind] = make_cached(root / name, maker, cache_dir, **(video if kind == "training_video" else params))
+    return made

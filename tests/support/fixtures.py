@@ -10,6 +10,7 @@ import pytest
 
 from metastudio_provider.hooks.metastudio import MetaStudioHook
 from metastudio_provider.hooks.retry import RetryPolicy
+from tests.support.media import media  # noqa: F401 - registers the session-wide sample media fixture
 
 ACCESS_KEY = "HPUATESTACCESSKEY0001"
 SECRET_KEY = "tEsTsEcReTkEy0123456789abcdefGHIJ"
