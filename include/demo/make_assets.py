@@ -1,48 +1,66 @@
-"""Write synthetic stand-in assets for the demo manifest (never real people's photos).
+"""Write the demo's replacement files: genuine, small media that players and MetaStudio open.
 
-Each file starts with the signature its kind requires (MP4 ``ftyp``, JPEG, PDF) followed by
-random bytes, so every run uploads new content.
+Made by :mod:`metastudio_sandbox.samples` (PyAV's H.264 and MJPEG encoders, a hand-written PNG
+and PDF); the pictures are drawings, never a real person. :func:`write_assets` writes the files
+of the demo manifest's fixable jobs and of the Flexus job (the tests use exactly this set);
+:func:`write_refused_assets` adds the files of the job the pre-flight check stops, which only
+``make demo`` seeds. Files are made once per content in ``var/cache/samples`` and copied from
+there, so a run does not re-encode the videos.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import tempfile
 from pathlib import Path
 
-MiB = 1024 * 1024
-SIGNATURES = {
-    ".mp4": b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41",
-    ".jpg": b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00",
-    ".png": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
-    ".pdf": b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n",
-}
-FILES = {
-    "anchor-li/training_video.mp4": 6 * MiB,
-    "host-wang/id_front.jpg": 300 * 1024,
-    "host-wang/id_back.jpg": 280 * 1024,
-    "teacher-zhao/authorization_letter.pdf": 150 * 1024,
-    "editor-liu/id_back.jpg": 260 * 1024,
-}
+from metastudio_sandbox.samples import make_cached, make_jpeg, make_pdf, make_png, make_video, pad_mdat
+
+PROJECT = Path(__file__).resolve().parents[2]
+CACHE = PROJECT / "var" / "cache" / "samples"
+KiB = 1024
+# The manifest splits Anchor Li's video into 3 parts and OBS wants every part but the last to be at
+# least 100 KB; the 50 KB still-frame video is padded with an unreferenced mdat box to 3 x 256 KiB.
+TRAINING_VIDEO_SIZE = 768 * KiB
 
 
-def write_assets(root: Path) -> list[Path]:
-    written = []
-    for relative, size in FILES.items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        signature = SIGNATURES[path.suffix]
-        path.write_bytes(signature + os.urandom(size - len(signature)))
-        written.append(path)
-    return written
+def training_video(path: Path, *, seconds: float, size: int | None = None) -> Path:
+    """A 1920x1080 H.264 MP4 of ``seconds``, optionally padded to exactly ``size`` bytes."""
+    if size is None:
+        return make_video(path, width=1920, height=1080, seconds=seconds)
+    with tempfile.TemporaryDirectory() as scratch:
+        video = make_video(Path(scratch) / "video.mp4", width=1920, height=1080, seconds=seconds)
+        return pad_mdat(video, size, dest=path)
+
+
+def write_assets(root: Path, cache: Path | None = CACHE) -> list[Path]:
+    """The files of include/corrections/corrections.yaml that the tests' scenario uses."""
+    files = {
+        "anchor-li/training_video.mp4": (training_video, {"seconds": 180, "size": TRAINING_VIDEO_SIZE}),
+        "host-wang/id_front.jpg": (make_jpeg, {}),
+        "host-wang/id_back.jpg": (make_jpeg, {"back": True}),
+        "teacher-zhao/authorization_letter.pdf": (make_pdf, {"title": "Authorization letter - Teacher Zhao"}),
+        "editor-liu/id_back.jpg": (make_jpeg, {"back": True, "width": 1000, "height": 630}),
+    }
+    return [make_cached(root / name, maker, cache, **params) for name, (maker, params) in files.items()]
+
+
+def write_refused_assets(root: Path, cache: Path | None = CACHE) -> list[Path]:
+    """Presenter Gao's files: a PNG ID photo that passes and a 2-minute video that pre-flight refuses."""
+    files = {
+        "presenter-gao/training_video.mp4": (training_video, {"seconds": 120}),
+        "presenter-gao/id_front.png": (make_png, {}),
+    }
+    return [make_cached(root / name, maker, cache, **params) for name, (maker, params) in files.items()]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    default_root = Path(__file__).resolve().parent.parent / "corrections" / "assets"
-    parser.add_argument("--root", type=Path, default=default_root)
+    parser.add_argument("--root", type=Path, default=PROJECT / "include" / "corrections" / "assets")
+    parser.add_argument("--no-cache", action="store_true", help="encode every file again")
     args = parser.parse_args()
-    for path in write_assets(args.root):
+    cache = None if args.no_cache else CACHE
+    for path in write_assets(args.root, cache) + write_refused_assets(args.root, cache):
         print(f"wrote {path} ({path.stat().st_size} bytes)")
 
 

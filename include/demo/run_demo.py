@@ -1,10 +1,10 @@
 """`make demo`: run the remediation DAG end to end against a local MetaStudio sandbox.
 
-Starts the sandbox with the demo scenario, prepares a throw-away Airflow home under
-``var/demo/`` (SQLite, a Fernet key, the two connections as environment variables, the
-``metastudio_api`` pool), generates the demo assets, runs
-``airflow dags test metastudio_training_remediation`` with ``wait_for_review``, and prints what
-the sandbox ended up with: job states, files received, alerts posted.
+Starts the sandbox with the demo scenario (``scenario.yaml``, shared with the tests, plus
+``scenario_refused.yaml``), prepares a throw-away Airflow home under ``var/demo/`` (SQLite, a
+Fernet key, the two connections as environment variables, the ``metastudio_api`` pool), generates
+the demo assets (real, small media), runs ``airflow dags test metastudio_training_remediation``
+with ``wait_for_review``, and prints what the sandbox ended up with: job states, alerts posted.
 """
 
 from __future__ import annotations
@@ -17,13 +17,14 @@ import sys
 from pathlib import Path
 
 import requests
+import yaml
 from cryptography.fernet import Fernet
 
 from metastudio_sandbox.launch import spawn
 
 PROJECT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(PROJECT / "include" / "demo"))
-from make_assets import write_assets  # noqa: E402 - a sibling script, not a package
+from make_assets import write_assets, write_refused_assets  # noqa: E402 - a sibling script, not a package
 
 DAG_ID = "metastudio_training_remediation"
 ACCESS_KEY, SECRET_KEY = "DEMOACCESSKEY0000001", "demo-secret-key-0123456789abcdef"  # sandbox-only credentials
@@ -75,6 +76,7 @@ def airflow(env: dict[str, str], *args: str, quiet: bool = False) -> None:
 
 FIXED = ("0a11ce0000000000000000000000a001", "0a11ce0000000000000000000000a002", "0a11ce0000000000000000000000a003")
 REFUSED = "0a11ce0000000000000000000000a008"  # its correction asks MetaStudio for something it refuses
+STOPPED = "0a11ce0000000000000000000000a009"  # its replacement video is too short: stopped at pre-flight
 
 
 def show_outcome(sandbox_url: str) -> bool:
@@ -86,24 +88,37 @@ def show_outcome(sandbox_url: str) -> bool:
     print("\nSandbox jobs after the run:")
     for job in jobs.values():
         print(f"  {job['job_id']}  {job['state']:<22} {job['name']}")
+    calls = requests.get(f"{sandbox_url}/_sandbox/requests", timeout=10).json()["requests"]
+    touched = [call for call in calls if call["method"] != "GET" and STOPPED in call["path"]]
+    print(f"\nRequests that changed job {STOPPED} (stopped at pre-flight): {len(touched)}")
     alerts = requests.get(f"{sandbox_url}/_sandbox/webhooks/alerts", timeout=10).json()["calls"]
     print(f"\nAlerts received by the sandbox's webhook sink: {len(alerts)}")
     for alert in alerts:
-        print(json.dumps(alert["body"], indent=2))
+        print(json.dumps(alert["body"], indent=2, ensure_ascii=False))
     fixed = all(jobs[job_id]["state"] == "MANUAL_VERIFY_SUCCESS" for job_id in FIXED)
-    alerted = len(alerts) == 1 and [e["job_id"] for e in alerts[0]["body"]["errors"]] == [REFUSED]
-    return fixed and alerted and jobs[REFUSED]["state"] == "AUTO_VERIFY_FAILED"
+    errors = {error["job_id"]: error for alert in alerts for error in alert["body"]["errors"]}
+    alerted = (
+        len(alerts) == 1
+        and set(errors) == {REFUSED, STOPPED}
+        and errors[REFUSED]["error_code"] == "MSS.00000003"
+        and [finding["rule"] for finding in errors[STOPPED].get("findings", [])] == ["video.duration"]
+    )
+    untouched = not touched and jobs[STOPPED]["state"] == "AUTO_VERIFY_FAILED"
+    return fixed and alerted and untouched and jobs[REFUSED]["state"] == "AUTO_VERIFY_FAILED"
 
 
 def main() -> int:
     var = PROJECT / "var" / "demo"
     shutil.rmtree(var, ignore_errors=True)
     var.mkdir(parents=True)
-    for path in write_assets(PROJECT / "include" / "corrections" / "assets"):
+    assets = PROJECT / "include" / "corrections" / "assets"
+    for path in write_assets(assets) + write_refused_assets(assets):
         print(f"demo asset {path.relative_to(PROJECT)} ({path.stat().st_size} bytes)")
     sandbox, url = start_sandbox(var / "sandbox")
     print(f"sandbox at {url}")
     try:
+        extra = yaml.safe_load((PROJECT / "include" / "demo" / "scenario_refused.yaml").read_text())
+        requests.post(f"{url}/_sandbox/scenario", json=extra, timeout=10).raise_for_status()
         env = airflow_env(var / "airflow", url)
         airflow(env, "db", "migrate", quiet=True)
         airflow(env, "pools", "set", "metastudio_api", "8", "MetaStudio API calls and uploads", quiet=True)
@@ -116,9 +131,10 @@ def main() -> int:
         print(f"\nRun report (JSON): {var / 'airflow' / 'metastudio_reports' / DAG_ID}")
         if as_intended and result.returncode != 0:
             print(
-                "\nDemo complete: 3 jobs fixed and passed review, 1 job without a correction skipped, and 1 job\n"
-                "refused by MetaStudio (MSS.00000003) alerted once. The DAG run is marked failed because a job\n"
-                "failed, which is what it should do."
+                "\nDemo complete: 3 jobs fixed and passed review; 1 job without a correction skipped; 1 job\n"
+                "stopped before upload because its replacement video is too short (nothing sent, its state\n"
+                "kept, reported as needing a person); 1 job refused by MetaStudio (MSS.00000003). One alert\n"
+                "lists both. The DAG run is marked failed because a job failed, which is what it should do."
             )
             return 0
         print("\nThe demo did not end as intended; see the output above.")

@@ -3,27 +3,42 @@
 A manifest is YAML or JSON (schema: ``manifest.schema.json``, documented in ``docs/corrections.md``).
 Problems with the file as a whole (unreadable, malformed, wrong top-level shape, duplicate job
 ids) raise :class:`ManifestError`, naming the file. Problems with one job's entry (a bad update
-field, a missing or unreadable file, a path escaping the assets root, a file of the wrong type)
-are recorded for that job only, so the other jobs are still fixed.
+field, a missing or unreadable file, a path escaping the assets root, an empty or oversized file,
+a file of the wrong type) are recorded for that job only, so the other jobs are still fixed.
+
+Every replacement file is also inspected before anything is uploaded (the pre-flight check,
+:func:`metastudio_provider.media.inspect_asset`): a file of the right type whose content breaks a
+review rule (a 720p or 2-minute video, a PNG named ``.jpg``, a truncated file) is not an error of
+the manifest but a job that needs a person; its findings are kept on the :class:`JobCorrection`
+and the plan puts the job aside with them. A job can turn the check off, or skip some rules
+(``preflight`` in the manifest).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+from urllib.parse import urlsplit
 
 import jsonschema
 import yaml
 
 from metastudio_provider.exceptions import MetaStudioValidationError
+from metastudio_provider.media import HEAD_BYTES, KIND_FORMATS, AssetSourceError, Inspection, inspect_asset, sniff
 from metastudio_provider.validation import UPDATE_BODY_SCHEMA, validate_body
 
-# What each asset kind must look like: content type for the upload, accepted file signatures,
-# and a size ceiling that catches a wrong file long before it is streamed to the cloud.
+log = logging.getLogger(__name__)
+_LOGGED_FACTS = ("format", "codec", "width", "height", "rotation", "duration_s", "size")
+
+# What each asset kind must look like: content type for the upload, accepted file formats (the
+# pre-flight module's list), and a size ceiling that catches a wrong file long before it is
+# streamed to the cloud.
 GiB = 1024**3
 MiB = 1024**2
 
@@ -35,14 +50,18 @@ class AssetKind:
     max_bytes: int
 
 
+_CONTENT_TYPES_AND_LIMITS = {
+    "training_video": ("application/octet-stream", 20 * GiB),
+    "action_video": ("application/octet-stream", 20 * GiB),
+    "audio": ("application/zip", 2 * GiB),
+    "cover": ("application/octet-stream", 20 * MiB),
+    "id_card_front": ("application/octet-stream", 20 * MiB),
+    "id_card_back": ("application/octet-stream", 20 * MiB),
+    "authorization_letter": ("application/octet-stream", 50 * MiB),
+}
 ASSET_KINDS: dict[str, AssetKind] = {
-    "training_video": AssetKind("application/octet-stream", ("mp4",), 20 * GiB),
-    "action_video": AssetKind("application/octet-stream", ("mp4",), 20 * GiB),
-    "audio": AssetKind("application/zip", ("zip",), 2 * GiB),
-    "cover": AssetKind("application/octet-stream", ("jpeg", "png"), 20 * MiB),
-    "id_card_front": AssetKind("application/octet-stream", ("jpeg", "png"), 20 * MiB),
-    "id_card_back": AssetKind("application/octet-stream", ("jpeg", "png"), 20 * MiB),
-    "authorization_letter": AssetKind("application/octet-stream", ("pdf", "jpeg", "png"), 50 * MiB),
+    kind: AssetKind(content_type, KIND_FORMATS[kind][0], limit)
+    for kind, (content_type, limit) in _CONTENT_TYPES_AND_LIMITS.items()
 }
 MULTIPART_KINDS = frozenset({"training_video", "action_video"})
 
@@ -65,11 +84,34 @@ class AssetSource:
 
 
 @dataclass(frozen=True)
+class Preflight:
+    """A job's pre-flight setting: on (the default), off, or on without some rules."""
+
+    enabled: bool = True
+    skip: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_entry(cls, value: Any) -> Preflight:
+        """From the manifest's ``preflight`` value (already schema-checked): true, false or {skip: [...]}."""
+        if isinstance(value, dict):
+            return cls(enabled=True, skip=frozenset(value["skip"]))
+        return cls(enabled=value is not False)
+
+
+@dataclass(frozen=True)
 class JobCorrection:
+    """One job's entry.
+
+    ``findings`` are the pre-flight findings of its files that the job does not skip, as JSON-safe
+    dicts (``asset``, ``file``, ``rule``, ``measured``, ``message``, ``review_code``); any finding
+    means the job would certainly fail review and must not be updated.
+    """
+
     job_id: str
     update: dict[str, Any]
     assets: dict[str, AssetSource]
     note: str | None = None
+    findings: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass
@@ -178,18 +220,43 @@ def _correction(job_id: str, entry: dict[str, Any], root: Path, manifest_path: P
         validate_body(update, UPDATE_BODY_SCHEMA, operation="update")
     except MetaStudioValidationError as exc:
         raise ManifestError(f"{where}: update.{exc.field}: {str(exc).removeprefix('update: ')}") from None
-    assets = {
-        kind: _asset(kind, location, root, f"{where}: assets.{kind}")
-        for kind, location in entry.get("assets", {}).items()
-    }
+    preflight = Preflight.from_entry(entry.get("preflight", True))
+    if not preflight.enabled:
+        log.warning("Pre-flight: off for job %s (preflight: false); its files are uploaded unchecked", job_id)
+    assets: dict[str, AssetSource] = {}
+    findings: list[dict[str, Any]] = []
+    for kind, location in entry.get("assets", {}).items():
+        source, inspection = _asset(kind, location, root, f"{where}: assets.{kind}", preflight.enabled)
+        assets[kind] = source
+        if inspection is not None:
+            findings.extend(_kept_findings(job_id, kind, inspection, preflight.skip))
     if not assets and not update:
         raise ManifestError(f"{where}: nothing to correct (no update fields and no assets)")
-    return JobCorrection(job_id=job_id, update=update, assets=assets, note=entry.get("note"))
+    return JobCorrection(job_id=job_id, update=update, assets=assets, note=entry.get("note"), findings=tuple(findings))
 
 
-def _asset(kind: str, location: str, root: Path, where: str) -> AssetSource:
+def _kept_findings(job_id: str, kind: str, inspection: Inspection, skip: Iterable[str]) -> list[dict[str, Any]]:
+    """The inspection's findings as JSON-safe dicts, without the rules the job skips; logs the outcome."""
+    skipped = set(skip)
+    kept = [
+        {"asset": kind, "file": inspection.name, **finding.to_dict()}
+        for finding in inspection.findings
+        if finding.rule not in skipped
+    ]
+    facts = ", ".join(
+        f"{key} {inspection.facts[key]}" for key in _LOGGED_FACTS if inspection.facts.get(key) is not None
+    )
+    verdict = f"{len(kept)} finding(s): " + "; ".join(f["message"] for f in kept) if kept else "passes"
+    ignored = sorted({finding.rule for finding in inspection.findings} & skipped)
+    note = f" (rules skipped by the manifest: {', '.join(ignored)})" if ignored else ""
+    log.info("Pre-flight: job %s %s %s (%s): %s%s", job_id, kind, inspection.name, facts, verdict, note)
+    return kept
+
+
+def _asset(kind: str, location: str, root: Path, where: str, preflight: bool) -> tuple[AssetSource, Inspection | None]:
+    """Resolve and check one file; with ``preflight``, also its pre-flight inspection."""
     if "://" in location:
-        return _object_storage_asset(kind, location, where)
+        return _object_storage_asset(kind, location, where, preflight)
     relative = Path(location)
     if relative.is_absolute():
         raise ManifestError(f"{where}: {location!r} must be relative to assets_root {root}")
@@ -203,52 +270,64 @@ def _asset(kind: str, location: str, root: Path, where: str) -> AssetSource:
     if not resolved.is_file():
         raise ManifestError(f"{where}: {location!r} does not exist (looked for {candidate})")
     try:
-        with resolved.open("rb") as handle:
-            head = handle.read(16)
+        size = resolved.stat().st_size
+        inspection = _inspect(kind, resolved, location, where) if preflight and size else None
+        head = b"" if inspection else _head(resolved.open("rb"))
     except OSError as exc:
-        raise ManifestError(f"{where}: {location!r} cannot be read: {exc.strerror}") from None
-    size = resolved.stat().st_size
-    _check_kind(kind, head, size, location, where)
-    return AssetSource(kind=kind, location=str(resolved), size=size)
+        raise ManifestError(f"{where}: {location!r} cannot be read: {exc.strerror or exc}") from None
+    except AssetSourceError as exc:
+        raise ManifestError(f"{where}: {location!r} cannot be read ({exc})") from None
+    found = inspection.facts.get("format") if inspection else sniff(head)
+    _check_kind(kind, found, size, location, where)
+    return AssetSource(kind=kind, location=str(resolved), size=size), inspection
 
 
-def _object_storage_asset(kind: str, uri: str, where: str) -> AssetSource:
+def _object_storage_asset(kind: str, uri: str, where: str, preflight: bool) -> tuple[AssetSource, Inspection | None]:
+    """Check an object-storage file by its size and a few ranged reads, never downloading all of it."""
     from airflow.sdk import ObjectStoragePath
 
+    name = urlsplit(uri)._replace(query="", fragment="").geturl()  # never a signature or token in a message
     try:
         path = ObjectStoragePath(uri)
-        size = path.stat()["size"] if isinstance(path.stat(), dict) else path.stat().st_size
-        with path.open("rb") as handle:
-            head = handle.read(16)
+        stat = path.stat()
+        size = int(stat["size"] if isinstance(stat, dict) else stat.st_size)
+        inspection = _inspect(kind, path, name, where) if preflight and size else None
+        head = b"" if inspection else _head(path.open("rb", block_size=HEAD_BYTES))
+    except ManifestError:
+        raise
     except Exception as exc:  # any backend error: missing object, no credentials, unknown scheme
-        raise ManifestError(f"{where}: cannot read {uri}: {type(exc).__name__}: {exc}") from None
-    _check_kind(kind, head, size, uri, where)
-    return AssetSource(kind=kind, location=uri, size=size)
+        raise ManifestError(f"{where}: cannot read {name}: {type(exc).__name__}: {exc}") from None
+    found = inspection.facts.get("format") if inspection else sniff(head)
+    _check_kind(kind, found, size, name, where)
+    return AssetSource(kind=kind, location=uri, size=size), inspection
 
 
-def _check_kind(kind: str, head: bytes, size: int, location: str, where: str) -> None:
+def _head(stream: IO[bytes]) -> bytes:
+    with stream:
+        return stream.read(HEAD_BYTES)
+
+
+def _inspect(kind: str, source: Any, name: str, where: str) -> Inspection:
+    """The pre-flight inspection; a crash of the inspector fails this job only, and says how to go on."""
+    try:
+        return inspect_asset(kind, source, name=name)
+    except (AssetSourceError, OSError):
+        raise
+    except Exception as exc:  # a parser bug or an unforeseen file layout must not stop the other jobs
+        raise ManifestError(
+            f"{where}: the pre-flight inspection of {name!r} failed ({type(exc).__name__}: {exc}); "
+            "set 'preflight: false' on this job to upload the file unchecked"
+        ) from None
+
+
+def _check_kind(kind: str, found: str | None, size: int, location: str, where: str) -> None:
+    """Emptiness, size ceiling and format: a file failing these is the wrong file, an error of the manifest."""
     spec = ASSET_KINDS[kind]
     if size == 0:
         raise ManifestError(f"{where}: {location!r} is empty")
     if size > spec.max_bytes:
         raise ManifestError(f"{where}: {location!r} is {size} bytes; the limit for {kind} is {spec.max_bytes}")
-    found = sniff_format(head)
     if found not in spec.formats:
         raise ManifestError(
             f"{where}: {location!r} looks like {found or 'an unknown format'}; {kind} must be {'/'.join(spec.formats)}"
         )
-
-
-def sniff_format(head: bytes) -> str | None:
-    """File type from its first bytes (the same rules the sandbox's reviewer applies)."""
-    if head[4:8] == b"ftyp":
-        return "mp4"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if head.startswith(b"%PDF-"):
-        return "pdf"
-    if head.startswith(b"PK\x03\x04"):
-        return "zip"
-    return None

@@ -65,9 +65,11 @@ def plan_run(
 ) -> dict[str, list[dict[str, Any]]]:
     """Split ``candidates`` (``job_summary`` dicts) into jobs to fix, skipped, needing a person, failed, deferred.
 
-    A job is fixed only when it is in a verify-failed state and has a usable manifest entry. The
+    A job is fixed only when it is in a verify-failed state and has a usable manifest entry whose
+    files pass the pre-flight inspection; a job with a file that would certainly fail review is
+    not touched and is reported (and alerted) as needing a person, with every finding. The
     loop guard: a job rejected more than ``max_rejections`` times is not resubmitted again; it
-    is reported (and alerted) as needing a person. Jobs beyond ``max_jobs``, or whose
+    is reported (and alerted) as needing a person too. Jobs beyond ``max_jobs``, or whose
     uploads would push the run past ``max_map_length`` mapped task instances, wait for the next run.
     """
     plan: dict[str, list[dict[str, Any]]] = {
@@ -87,6 +89,8 @@ def plan_run(
             plan["failed"].append({**identity, "error": _manifest_error(manifest.errors[job_id])})
         elif job_id not in manifest.corrections:
             plan["skipped"].append({**identity, "reason": "no correction in the manifest"})
+        elif manifest.corrections[job_id].findings:
+            plan["needs_person"].append(preflight_refusal(identity, manifest.corrections[job_id].findings))
         elif job.get("rejections", 0) > max_rejections:
             plan["needs_person"].append(
                 {**identity, "reason": f"rejected {job['rejections']} times (limit {max_rejections}); needs a person"}
@@ -103,6 +107,16 @@ def plan_run(
                 uploads_planned += job_plan["upload_count"]
                 plan["to_fix"].append(job_plan)
     return plan
+
+
+def preflight_refusal(identity: Mapping[str, Any], findings: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The ``needs_person`` entry of a job stopped before upload: every finding, and one line saying so."""
+    kept = [dict(finding) for finding in findings]
+    if len(kept) == 1:
+        problems = kept[0]["message"]
+    else:
+        problems = " ".join(f"({number}) {finding['message']}" for number, finding in enumerate(kept, start=1))
+    return {**identity, "reason": f"stopped before upload, would fail review: {problems}", "findings": kept}
 
 
 def _job_plan(identity: dict[str, Any], manifest: Manifest, part_size: int) -> dict[str, Any]:
