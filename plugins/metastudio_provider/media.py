@@ -26,11 +26,13 @@ import struct
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from metastudio_provider.hooks.upload import OpenableSource, UploadSourceError
 from metastudio_provider.redaction import redact_url, scrub_text
+
+if TYPE_CHECKING:
+    from metastudio_provider.hooks.upload import OpenableSource
 
 # --- the rules ------------------------------------------------------------------------------------
 
@@ -92,8 +94,12 @@ MAX_JPEG_HEADER_BYTES = 1024 * 1024  # EXIF/ICC segments before the SOF marker a
 OBJECT_STORE_BLOCK = 64 * 1024  # fsspec read-ahead block: a header read fetches 64 KiB, not 5-50 MiB
 
 
-class AssetSourceError(UploadSourceError):
-    """The asset cannot be opened or read at all (missing, permission denied, storage error)."""
+class AssetSourceError(OSError):
+    """The asset cannot be opened or read at all (missing, permission denied, storage error).
+
+    An ``OSError`` rather than a ``MetaStudioError``: this module imports neither Airflow nor
+    ``requests``, so the sandbox's reviewer reuses it without loading Airflow.
+    """
 
 
 @dataclass(frozen=True)
