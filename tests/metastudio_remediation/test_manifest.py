@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import json
 import os
+from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from metastudio_remediation.manifest import ManifestError, load_manifest
+from metastudio_sandbox.samples import (
+    make_audio_zip,
+    make_cached,
+    make_jpeg,
+    make_pdf,
+    make_png,
+    make_video,
+    pad_mdat,
+    truncate,
+)
 
 JOB = "0a11ce0000000000000000000000a001"
 MP4 = b"\x00\x00\x00\x20ftypisom" + b"\x00" * 200
@@ -139,3 +151,195 @@ def test_object_storage_uri_is_read_through_object_storage_path(root: Path) -> N
     manifest = load_manifest(write(root, f"jobs:\n  {JOB}: {{assets: {{cover: '{uri}'}}}}\n"))
     assert manifest.corrections[JOB].assets["cover"].location == uri
     assert manifest.corrections[JOB].assets["cover"].size == len(JPEG)
+
+
+# ----------------------------------------------------------------------------------------------
+# Pre-flight inspection, on real media (metastudio_sandbox.samples: H.264, JPEG, PNG, PDF, zip)
+# ----------------------------------------------------------------------------------------------
+
+SAMPLES_CACHE = Path(__file__).resolve().parents[2] / "var" / "cache" / "samples"
+FAST = Fraction(1, 10)  # one frame every 10 s: a 3-minute video encodes in a fraction of a second
+ACCEPTED = "MetaStudio accepts 1920x1080, 1080x1920, 3840x2160 or 2160x3840"
+
+
+def _truncated_video(path: Path) -> Path:
+    make_video(path, width=1920, height=1080, seconds=180, fps=FAST)
+    return truncate(path, 0.5)
+
+
+MEDIA: dict[str, tuple[Any, dict[str, Any]]] = {
+    "ok.mp4": (make_video, {"width": 1920, "height": 1080, "seconds": 180, "fps": FAST}),
+    "hd720.mp4": (make_video, {"width": 1280, "height": 720, "seconds": 180, "fps": FAST}),
+    "two_minutes.mp4": (make_video, {"width": 1920, "height": 1080, "seconds": 120, "fps": FAST}),
+    "eleven_minutes.mp4": (make_video, {"width": 1920, "height": 1080, "seconds": 660, "fps": FAST}),
+    "hd720_two_minutes.mp4": (make_video, {"width": 1280, "height": 720, "seconds": 120, "fps": FAST}),
+    "portrait.mp4": (make_video, {"width": 1080, "height": 1920, "seconds": 180, "fps": FAST}),
+    "phone_portrait.mp4": (make_video, {"width": 1920, "height": 1080, "seconds": 180, "rotation": 90, "fps": FAST}),
+    "phone_720_rotated.mp4": (make_video, {"width": 1280, "height": 720, "seconds": 180, "rotation": 270, "fps": FAST}),
+    "truncated.mp4": (_truncated_video, {}),
+    "photo.jpg": (make_jpeg, {}),
+    "photo.png": (make_png, {}),
+    "png_named.jpg": (make_png, {}),  # a PNG renamed .jpg
+    "letter.pdf": (make_pdf, {}),
+    "voice.zip": (make_audio_zip, {"recordings": 2, "seconds": 0.2}),
+    "voice_without_scripts.zip": (make_audio_zip, {"recordings": 2, "seconds": 0.2, "with_txt": False}),
+}
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of real sample files (made once, then copied from ``var/cache/samples``)."""
+    folder = tmp_path_factory.mktemp("media")
+    for name, (maker, params) in MEDIA.items():
+        make_cached(folder / name, maker, SAMPLES_CACHE, **params)
+    return folder
+
+
+def load_one(media: Path, entry: str) -> Any:
+    """Load a manifest whose only job has ``entry`` (YAML flow mapping), assets from the media folder."""
+    path = media / "corrections.yaml"
+    path.write_text(f"assets_root: .\njobs:\n  {JOB}: {entry}\n")
+    return load_manifest(path)
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "rule", "measured", "message"),
+    [
+        ("training_video", "hd720.mp4", "video.resolution", "1280x720", f"hd720.mp4: 1280x720; {ACCEPTED}"),
+        (
+            "training_video",
+            "two_minutes.mp4",
+            "video.duration",
+            "120.0 s",
+            "two_minutes.mp4: 2 min 0 s long; MetaStudio accepts 3 to 10 minutes",
+        ),
+        ("training_video", "eleven_minutes.mp4", "video.duration", "660.0 s", "11 min 0 s long"),
+        ("training_video", "phone_720_rotated.mp4", "video.resolution", "720x1280", "720x1280; MetaStudio accepts"),
+        ("training_video", "truncated.mp4", "video.truncated", None, "the file is incomplete or corrupt"),
+        ("id_card_front", "png_named.jpg", "extension.mismatch", "PNG", "named .jpg but the content is PNG"),
+        ("audio", "voice_without_scripts.zip", "audio.members", "2 wav, 0 txt", "2 wav and 0 txt files"),
+    ],
+)
+def test_a_file_that_would_fail_review_is_a_finding_of_the_job(
+    media: Path, kind: str, name: str, rule: str, measured: str | None, message: str
+) -> None:
+    manifest = load_one(media, f"{{assets: {{{kind}: {name}}}}}")
+    assert manifest.errors == {}  # the manifest is right; the file needs a person
+    (finding,) = manifest.corrections[JOB].findings
+    assert (finding["asset"], finding["file"], finding["rule"], finding["measured"]) == (kind, name, rule, measured)
+    assert finding["message"].startswith(f"{name}: ") and message in finding["message"]
+    if rule == "video.resolution":
+        assert finding["review_code"] == "44005901"
+
+
+def test_files_that_meet_the_rules_have_no_finding(media: Path) -> None:
+    manifest = load_one(
+        media,
+        "{assets: {training_video: ok.mp4, action_video: portrait.mp4, cover: photo.png, id_card_front: photo.jpg,"
+        " id_card_back: photo.png, authorization_letter: letter.pdf, audio: voice.zip}}",
+    )
+    assert manifest.errors == {} and manifest.corrections[JOB].findings == ()
+    for name in ("portrait.mp4", "phone_portrait.mp4"):  # 1080x1920, stored or by the rotation matrix
+        assert load_one(media, f"{{assets: {{training_video: {name}}}}}").corrections[JOB].findings == ()
+
+
+def test_every_finding_of_every_file_is_kept(media: Path) -> None:
+    manifest = load_one(media, "{assets: {training_video: hd720_two_minutes.mp4, id_card_front: png_named.jpg}}")
+    findings = manifest.corrections[JOB].findings
+    assert [(f["asset"], f["rule"]) for f in findings] == [
+        ("training_video", "video.resolution"),
+        ("training_video", "video.duration"),
+        ("id_card_front", "extension.mismatch"),
+    ]
+
+
+def test_preflight_false_turns_the_inspection_off_but_not_the_format_check(media: Path) -> None:
+    manifest = load_one(media, "{preflight: false, assets: {training_video: hd720_two_minutes.mp4}}")
+    assert manifest.errors == {} and manifest.corrections[JOB].findings == ()
+    wrong = load_one(media, "{preflight: false, assets: {training_video: photo.jpg}}")
+    assert "looks like jpeg; training_video must be mp4" in wrong.errors[JOB]
+
+
+def test_preflight_skip_ignores_only_the_rules_listed(media: Path) -> None:
+    manifest = load_one(media, "{preflight: {skip: [video.duration]}, assets: {training_video: hd720_two_minutes.mp4}}")
+    assert [f["rule"] for f in manifest.corrections[JOB].findings] == ["video.resolution"]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("{skip: [video.duraton]}", "preflight.skip.0: 'video.duraton' is not one of"),
+        ("{skip: []}", "preflight.skip: [] should be non-empty"),
+        ("{}", "preflight: 'skip' is a required property"),
+        ("{skip: [video.duration], only: [x]}", "preflight: Additional properties are not allowed ('only'"),
+        ("'off'", "preflight: 'off' is not of type 'boolean', 'object'"),
+    ],
+)
+def test_a_bad_preflight_setting_fails_that_job_only(media: Path, value: str, message: str) -> None:
+    path = media / "corrections.yaml"
+    other = "0a11ce0000000000000000000000a002"
+    path.write_text(
+        f"jobs:\n  {JOB}: {{preflight: {value}, assets: {{cover: photo.jpg}}}}\n"
+        f"  {other}: {{assets: {{cover: photo.jpg}}}}\n"
+    )
+    manifest = load_manifest(path)
+    assert list(manifest.corrections) == [other]
+    assert message in manifest.errors[JOB], manifest.errors[JOB]
+
+
+def test_a_wrong_format_is_a_manifest_error_with_one_message(media: Path) -> None:
+    """The wrong file entirely is the manifest's fault: the job fails, there is no duplicate finding."""
+    manifest = load_one(media, "{assets: {id_card_front: letter.pdf}}")
+    assert JOB not in manifest.corrections
+    assert manifest.errors[JOB].endswith(
+        "assets.id_card_front: 'letter.pdf' looks like pdf; id_card_front must be jpeg/png"
+    )
+
+
+def test_a_crash_of_the_inspector_fails_that_job_only(media: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from metastudio_remediation import manifest as module
+
+    real = module.inspect_asset
+
+    def flaky(kind: str, source: Any, *, name: str | None = None) -> Any:
+        if name == "portrait.mp4":
+            raise IndexError("unexpected box layout")
+        return real(kind, source, name=name)
+
+    monkeypatch.setattr(module, "inspect_asset", flaky)
+    path = media / "corrections.yaml"
+    other = "0a11ce0000000000000000000000a002"
+    path.write_text(
+        f"jobs:\n  {JOB}: {{assets: {{training_video: portrait.mp4}}}}\n"
+        f"  {other}: {{assets: {{training_video: two_minutes.mp4}}}}\n"
+    )
+    manifest = load_manifest(path)
+    assert "pre-flight inspection of 'portrait.mp4' failed (IndexError: unexpected box layout)" in manifest.errors[JOB]
+    assert "preflight: false" in manifest.errors[JOB]
+    assert [f["rule"] for f in manifest.corrections[other].findings] == ["video.duration"]
+
+
+def test_an_object_storage_video_is_inspected_by_ranged_reads(media: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 64 MiB video behind ObjectStoragePath: its moov box is found and read, not the whole object."""
+    from metastudio_remediation import manifest as module
+
+    big = pad_mdat(media / "two_minutes.mp4", 64 * 1024**2, dest=media / "big_two_minutes.mp4")  # sparse
+    seen: list[tuple[type, int]] = []
+    real = module.inspect_asset
+
+    def spy(kind: str, source: Any, *, name: str | None = None) -> Any:
+        inspection = real(kind, source, name=name)
+        seen.append((type(source), inspection.bytes_read))
+        return inspection
+
+    monkeypatch.setattr(module, "inspect_asset", spy)
+    uri = big.resolve().as_uri()
+    manifest = load_one(media, f"{{assets: {{training_video: '{uri}'}}}}")
+    (finding,) = manifest.corrections[JOB].findings
+    assert finding["file"] == uri and finding["rule"] == "video.duration"
+    assert finding["message"] == f"{uri}: 2 min 0 s long; MetaStudio accepts 3 to 10 minutes"
+    ((source_type, bytes_read),) = seen
+    assert source_type.__name__ == "ObjectStoragePath"
+    # The box headers and the moov box (a few KB for a still-frame video); far below the 64 MiB.
+    assert bytes_read < 64 * 1024, bytes_read
+    assert manifest.corrections[JOB].assets["training_video"].size == 64 * 1024**2
