@@ -1,10 +1,11 @@
 """
 ### MetaStudio training remediation
 
-Finds avatar-training jobs that failed review (`AUTO_VERIFY_FAILED`, `MANUAL_VERIFY_FAILED`),
-updates each job that has an entry in the corrections manifest, uploads the corrected assets
-(one mapped task per file or video part), confirms the uploads, resubmits the job for review,
-optionally waits for the verdict, then reports every job and sends **one alert** listing every
+Finds avatar-training jobs that failed review (`AUTO_VERIFY_FAILED`, `MANUAL_VERIFY_FAILED`) and
+plans a fix for each job that has an entry in the corrections manifest. Then one mapped task per
+job updates it, uploads the corrected files and video parts (several at a time), confirms the
+uploads and resubmits the job for review; a retry resumes where the task stopped. Optionally waits
+for the verdicts, then reports every job and every file, and sends **one alert** listing every
 error of the run (each `MSS.*` code with its request id). The run fails if any job failed.
 
 Runs nightly at 02:00 Asia/Shanghai; trigger it by hand with the form to pick jobs, do a dry
@@ -28,10 +29,6 @@ from airflow.sdk import (
     task,
 )
 
-from metastudio_provider.operators.training_job import (
-    MetaStudioUpdateTrainingJobOperator,
-    MetaStudioUploadAssetOperator,
-)
 from metastudio_provider.sensors.training_job import MetaStudioTrainingJobSensor
 
 CONN_ID = "metastudio_default"
@@ -55,7 +52,8 @@ FAIL_FAST_ON_BAD_INPUT = ExceptionRetryPolicy(
         )
     ]
 )
-WATCHED_TASKS = ("find_failed_jobs", "plan", "update_job", "upload_asset", "finalize_job", "wait_for_review")
+# Every task but the report: a failed instance of any of them is reported (and fails the run).
+WATCHED_TASKS = ("find_failed_jobs", "plan", "remediate_job", "review_requests", "wait_for_review")
 
 
 @dag(
@@ -116,15 +114,19 @@ def metastudio_training_remediation() -> None:
             return find_failed_jobs(MetaStudioHook(CONN_ID), params["job_ids"])
 
     @task
-    def plan(candidates: list[dict], params: dict) -> dict:
-        """Match jobs with the corrections manifest; skip and say why for the rest."""
-        from airflow.sdk import Variable, conf
+    def plan(candidates: list[dict], params: dict) -> list[dict]:
+        """Match jobs with the corrections manifest; skip and say why for the rest.
+
+        Returns the jobs to fix (none in a dry run), which ``remediate_job`` is mapped over; the
+        whole plan, for the report, is the XCom ``plan``.
+        """
+        from airflow.sdk import Variable, conf, get_current_context
 
         from metastudio_provider.hooks.metastudio import MetaStudioHook
         from metastudio_remediation.manifest import load_manifest
         from metastudio_remediation.settings import default_manifest_path
         from metastudio_remediation.steps import plan_remediation
-        from metastudio_remediation.xcom import failures_recorded
+        from metastudio_remediation.xcom import PLAN_KEY, failures_recorded
 
         path = params["corrections_path"] or Variable.get("metastudio_corrections_path", default_manifest_path())
         with failures_recorded():
@@ -138,46 +140,32 @@ def metastudio_training_remediation() -> None:
                 max_rejections=int(Variable.get("metastudio_max_rejections", 3)),
             )
         result["dry_run"] = params["dry_run"]
-        return result
-
-    @task
-    def update_requests(job_plan: dict) -> list[dict]:
-        """One update per job to fix; none in a dry run."""
-        from metastudio_remediation.steps import update_requests
-
-        return [] if job_plan["dry_run"] else update_requests(job_plan)
-
-    @task(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS)
-    def upload_requests(job_plan: dict, update_results: list[dict]) -> list[dict]:
-        """One upload per file or video part of each updated job."""
-        from metastudio_remediation.steps import upload_requests
-
-        return upload_requests(job_plan, update_results[:])
-
-    @task(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS)
-    def submit_requests(job_plan: dict, update_results: list[dict], upload_results: list[dict]) -> list[dict]:
-        """Jobs whose every upload was accepted; a partly uploaded job is not submitted."""
-        from metastudio_remediation.steps import jobs_ready_to_submit
-
-        return jobs_ready_to_submit(job_plan, update_results[:], upload_results[:])
+        get_current_context()["ti"].xcom_push(key=PLAN_KEY, value=result)
+        return [] if params["dry_run"] else result["to_fix"]
 
     @task(pool=POOL, map_index_template="{{ job_label }}")
-    def finalize_job(job: dict) -> dict:
-        """Confirm the uploads and resubmit the job for review."""
-        from airflow.sdk import get_current_context
+    def remediate_job(job: dict) -> dict:
+        """Update one job, upload its files and parts, confirm and resubmit it; a retry resumes."""
+        from airflow.sdk import Variable, get_current_context
 
         from metastudio_provider.hooks.metastudio import MetaStudioHook
-        from metastudio_remediation.steps import finalize_job
+        from metastudio_remediation import remediate
+        from metastudio_remediation.checkpoint import checkpoint_from
 
-        get_current_context()["job_label"] = job["job_id"]
-        return finalize_job(MetaStudioHook(CONN_ID), job)
+        context = get_current_context()
+        context["job_label"] = remediate.job_label(job)
+        concurrency = int(Variable.get("metastudio_upload_concurrency", remediate.DEFAULT_CONCURRENCY))
+        outcome = remediate.remediate_job(
+            MetaStudioHook(CONN_ID), job, checkpoint_from(context), concurrency=concurrency
+        )
+        return {**outcome, "task_id": context["ti"].task_id, "map_index": context["ti"].map_index}
 
     @task(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS)
-    def review_requests(final_results: list[dict], params: dict) -> list[str]:
+    def review_requests(outcomes: list[dict], params: dict) -> list[str]:
         """The resubmitted jobs to watch, when the trigger asked to wait for the verdict."""
         if not params["wait_for_review"]:
             return []
-        return [result["job_id"] for result in final_results[:] if result.get("ok")]
+        return [outcome["job_id"] for outcome in outcomes[:] if outcome.get("ok")]
 
     @task(trigger_rule=TriggerRule.ALL_DONE)
     def alert_and_report(params: dict) -> dict:
@@ -189,23 +177,24 @@ def metastudio_training_remediation() -> None:
         from metastudio_remediation.report import build_report, render_table
         from metastudio_remediation.settings import default_report_dir
         from metastudio_remediation.steps import alert_title, failed_task_instances, write_report
-        from metastudio_remediation.xcom import pull_all, pull_one, recorded_failure
+        from metastudio_remediation.xcom import PLAN_KEY, pull_all, pull_one, recorded_failure
 
         context = get_current_context()
         ti, dag_id, run_id = context["ti"], context["dag"].dag_id, context["run_id"]
-        job_plan = pull_one(ti, "plan") or {"to_fix": [], "failed": []}
-        upload_list = pull_one(ti, "upload_requests") or []
+        job_plan = pull_one(ti, "plan", key=PLAN_KEY) or {"to_fix": [], "failed": []}
+        job_ids = {  # per mapped task, the job of each map index
+            "remediate_job": [job["job_id"] for job in pull_one(ti, "plan") or []],
+            "wait_for_review": pull_one(ti, "review_requests") or [],
+        }
         states = ti.get_task_states(dag_id=dag_id, run_ids=[run_id]).get(run_id, {})
         report = build_report(
             plan=job_plan,
             dry_run=params["dry_run"],
-            updates=pull_all(ti, "update_job"),
-            uploads=pull_all(ti, "upload_asset"),
-            finals=pull_all(ti, "finalize_job"),
+            outcomes=pull_all(ti, "remediate_job"),
             reviews=pull_all(ti, "wait_for_review"),
             task_failures=[
                 {**failure, "error": recorded_failure(ti, failure["task_id"], failure["map_index"])}
-                for failure in failed_task_instances(states, upload_list, WATCHED_TASKS)
+                for failure in failed_task_instances(states, job_ids, WATCHED_TASKS)
             ],
         )
         path = write_report(report, Variable.get("metastudio_report_dir", default_report_dir()), dag_id, run_id)
@@ -223,22 +212,9 @@ def metastudio_training_remediation() -> None:
         return {"totals": report["totals"], "report": str(path)}
 
     candidates = find_failed_jobs()
-    job_plan = plan(candidates)
-    update_results = MetaStudioUpdateTrainingJobOperator.partial(
-        task_id="update_job",
-        metastudio_conn_id=CONN_ID,
-        errors_as_data=True,
-        pool=POOL,
-        map_index_template="{{ task.job_id }}",
-    ).expand_kwargs(update_requests(job_plan))
-    upload_results = MetaStudioUploadAssetOperator.partial(
-        task_id="upload_asset",
-        metastudio_conn_id=CONN_ID,
-        errors_as_data=True,
-        pool=POOL,
-        map_index_template="{{ task.job_id[:8] }} {{ task.asset_label }}",
-    ).expand_kwargs(upload_requests(job_plan, update_results.output))
-    final_results = finalize_job.expand(job=submit_requests(job_plan, update_results.output, upload_results.output))
+    jobs = plan(candidates)
+    outcomes = remediate_job.expand(job=jobs)
+    to_watch = review_requests(outcomes)
     reviews = MetaStudioTrainingJobSensor.partial(
         task_id="wait_for_review",
         metastudio_conn_id=CONN_ID,
@@ -247,11 +223,11 @@ def metastudio_training_remediation() -> None:
         deferrable=True,  # reviews take minutes to days: wait in the triggerer, not in a worker slot
         timeout=6 * 3600,
         map_index_template="{{ task.job_id }}",
-    ).expand(job_id=review_requests(final_results))
-    # The glue tasks run once their inputs are settled and at least one succeeded, so a crashed
-    # instance of one job does not stop the others; when a whole step failed they skip quietly.
-    # The report waits for every step (ALL_DONE), so it sees failures anywhere in the run.
-    [candidates, job_plan, update_results, upload_results, final_results, reviews] >> alert_and_report()
+    ).expand(job_id=to_watch)
+    # review_requests runs once every job's task settled and at least one succeeded, so a crashed
+    # instance does not hold back the others. The report waits for every step (ALL_DONE), so it
+    # sees failures anywhere in the run.
+    [candidates, jobs, outcomes, to_watch, reviews] >> alert_and_report()
 
 
 metastudio_training_remediation()

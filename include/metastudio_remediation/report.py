@@ -1,8 +1,9 @@
-"""Turn every step's outcome into one per-job report and the list of errors to alert on.
+"""Turn every job's outcome into one report: a row per job, a row per file or part, the errors to alert on.
 
-Each mapped task returns a self-describing dict (job id, ok, error), so the report can be built
-from whatever reached XCom. A task instance that failed outright leaves no XCom at all; those
-are passed in as ``task_failures`` (from the run's task states) and reported as well.
+Each remediation task returns a self-describing outcome (job id, ok, its uploads, error), so the
+report can be built from whatever reached XCom. A task instance that failed outright leaves no
+XCom at all; those are passed in as ``task_failures`` (from the run's task states) and reported
+as well.
 """
 
 from __future__ import annotations
@@ -11,21 +12,22 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from metastudio_remediation.planning import upload_tasks
-
 
 def build_report(
     *,
     plan: Mapping[str, Sequence[Mapping[str, Any]]],
     dry_run: bool,
-    updates: Iterable[Mapping[str, Any]] = (),
-    uploads: Iterable[Mapping[str, Any]] = (),
-    finals: Iterable[Mapping[str, Any]] = (),
+    outcomes: Iterable[Mapping[str, Any]] = (),
     reviews: Iterable[Mapping[str, Any]] = (),
     task_failures: Iterable[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
-    """Per-job rows, totals and the error records of the run (JSON-safe)."""
+    """Per-job rows, per-file rows, totals and the error records of the run (JSON-safe).
+
+    ``outcomes`` are :func:`metastudio_remediation.remediate.remediate_job` results, each with the
+    ``task_id`` and ``map_index`` of the task instance that produced it.
+    """
     rows: dict[str, dict[str, Any]] = {}
+    files: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
 
     def fail(job_id: str | None, error: Mapping[str, Any], **where: Any) -> None:
@@ -48,7 +50,7 @@ def build_report(
         rows[item["job_id"]] = _row(item, "planned" if dry_run else "pending", detail)
 
     if not dry_run:
-        _apply_outcomes(plan, rows, fail, updates, uploads, finals, reviews)
+        _apply_outcomes(rows, files, fail, outcomes, reviews)
     for failure in task_failures:
         generic = {
             "error_type": "TaskFailed",
@@ -71,6 +73,7 @@ def build_report(
     return {
         "dry_run": dry_run,
         "jobs": sorted(rows.values(), key=lambda row: (row["status"], row["job_id"])),
+        "files": files,
         "totals": dict(sorted(counts.items())),
         "bytes_uploaded": sum(row["bytes_uploaded"] for row in rows.values()),
         "errors": errors,
@@ -80,68 +83,28 @@ def build_report(
     }
 
 
-def _apply_outcomes(plan, rows, fail, updates, uploads, finals, reviews) -> None:
-    plans = {item["job_id"]: item for item in plan.get("to_fix", [])}
-    updated: dict[str, Mapping[str, Any]] = {}
-    for result in updates:
-        job_id = result["job_id"]
-        if result.get("ok"):
-            updated[job_id] = result
-            rows[job_id].update(status="updated", detail="updated; uploads pending")
-        else:
-            fail(job_id, result["error"], task_id=result.get("task_id"), map_index=result.get("map_index"))
-
-    expected: dict[str, set[str]] = {}
-    for job_id, result in updated.items():
-        try:
-            expected[job_id] = {task["asset_label"] for task in upload_tasks(plans[job_id], result)}
-        except LookupError as exc:
-            fail(
-                job_id,
-                {
-                    "error_type": "MissingUploadUrl",
-                    "operation": "update_training_job",
-                    "status": None,
-                    "error_code": None,
-                    "error_msg": str(exc),
-                    "request_id": result.get("request_id"),
-                },
-                task_id="upload_targets",
-                map_index=None,
-            )
-
-    received: dict[str, set[str]] = defaultdict(set)
-    for result in uploads:
-        job_id = result["job_id"]
-        if result.get("ok"):
-            received[job_id].add(result["label"])
-            rows[job_id]["bytes_uploaded"] += result.get("bytes_sent", 0)
-            rows[job_id]["upload_seconds"] = round(rows[job_id]["upload_seconds"] + result.get("seconds", 0), 3)
-        else:
-            fail(
-                job_id,
-                {**result["error"], "asset": result.get("label")},
-                task_id=result.get("task_id"),
-                map_index=result.get("map_index"),
-            )
-
-    for job_id, labels in expected.items():
-        missing = sorted(labels - received[job_id])
-        if rows[job_id]["status"] != "failed" and missing:
-            rows[job_id].update(status="failed", detail=f"no upload result for {', '.join(missing)}")
-
-    for result in finals:
-        job_id = result["job_id"]
-        if result.get("ok"):
-            note = f" ({result['note']})" if result.get("note") else ""
-            rows[job_id].update(status="resubmitted", detail=f"resubmitted for review{note}")
-        elif result.get("error"):
-            fail(job_id, result["error"], task_id=result.get("task_id"), map_index=result.get("map_index"))
+def _apply_outcomes(rows, files, fail, outcomes, reviews) -> None:
+    for outcome in outcomes:
+        job_id = outcome["job_id"]
+        where = {"task_id": outcome.get("task_id"), "map_index": outcome.get("map_index")}
+        row = rows.setdefault(job_id, _row(outcome, "pending", ""))
+        for upload in outcome.get("uploads", []):
+            files.append(_file_row(job_id, upload))
+            if upload.get("ok"):
+                row["bytes_uploaded"] += upload.get("bytes_sent", 0)
+                row["upload_seconds"] = round(row["upload_seconds"] + upload.get("seconds", 0), 3)
+            else:
+                fail(job_id, {**upload["error"], "asset": upload["label"]}, **where)
+        note = f" ({outcome['note']})" if outcome.get("note") else ""
+        if outcome.get("ok"):
+            row.update(status="resubmitted", detail=f"resubmitted for review{note}")
+        elif outcome.get("error"):
+            fail(job_id, outcome["error"], **where)
+        elif row["status"] != "failed":
+            row.update(status="failed", detail=f"not every file was accepted{note}")
     for row in rows.values():
         if row["status"] == "pending":
-            row.update(status="failed", detail="the update produced no result")
-        elif row["status"] == "updated":
-            row.update(status="failed", detail="uploaded but not resubmitted")
+            row.update(status="failed", detail="its task produced no result")
 
     for review in reviews:
         row = rows.get(review["job_id"])
@@ -153,6 +116,31 @@ def _apply_outcomes(plan, rows, fail, updates, uploads, finals, reviews) -> None
             row.update(status="rejected_again", detail=f"{review['state']}: {reason}")
         else:
             row.update(status="remediated", detail=f"review passed: {review.get('state')}")
+
+
+def _file_row(job_id: str, upload: Mapping[str, Any]) -> dict[str, Any]:
+    """One file or video part: what was accepted (bytes, SHA-256 of what was sent, ETag) or why not."""
+    if upload.get("ok"):
+        return {
+            "job_id": job_id,
+            "asset": upload["label"],
+            "status": "uploaded",
+            "bytes": upload.get("bytes_sent", 0),
+            "sha256": upload.get("sha256"),
+            "etag": upload.get("etag"),
+            "seconds": upload.get("seconds", 0),
+            "detail": "accepted in an earlier attempt" if upload.get("resumed") else "",
+        }
+    return {
+        "job_id": job_id,
+        "asset": upload["label"],
+        "status": "failed",
+        "bytes": 0,
+        "sha256": None,
+        "etag": None,
+        "seconds": 0,
+        "detail": _describe(upload["error"]),
+    }
 
 
 def _needs_person_error(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -195,15 +183,27 @@ def _describe(error: Mapping[str, Any]) -> str:
 
 
 def render_table(report: Mapping[str, Any]) -> str:
-    """Fixed-width table of the per-job rows, for the task log."""
-    header = ("job_id", "status", "bytes", "seconds", "detail")
-    lines = [
+    """Fixed-width tables for the task log: the jobs, the totals, then every file or part."""
+    jobs = [
         (row["job_id"], row["status"], str(row["bytes_uploaded"]), f"{row['upload_seconds']:.1f}", row["detail"])
         for row in report["jobs"]
     ]
-    widths = [max(len(header[i]), *(len(line[i]) for line in lines)) if lines else len(header[i]) for i in range(4)]
-    out = ["  ".join(h.ljust(w) for h, w in zip(header[:4], widths, strict=True)) + "  " + header[4]]
-    out += ["  ".join(v.ljust(w) for v, w in zip(line[:4], widths, strict=True)) + "  " + line[4] for line in lines]
+    out = [_table(("job_id", "status", "bytes", "seconds", "detail"), jobs)]
     totals = ", ".join(f"{status}: {count}" for status, count in report["totals"].items()) or "no jobs"
     out.append(f"totals: {totals}; bytes uploaded: {report['bytes_uploaded']}")
+    files = [
+        (f["job_id"], f["asset"], f["status"], str(f["bytes"]), f["sha256"] or "-", f["detail"])
+        for f in report.get("files", [])
+    ]
+    if files:
+        out += ["", _table(("job_id", "file or part", "status", "bytes", "sha256", "detail"), files)]
     return "\n".join(out)
+
+
+def _table(header: Sequence[str], lines: Sequence[Sequence[str]]) -> str:
+    """Left-aligned columns; the last one is not padded."""
+    widths = [max(len(line[i]) for line in [header, *lines]) for i in range(len(header) - 1)]
+    return "\n".join(
+        "  ".join(value.ljust(width) for value, width in zip(line[:-1], widths, strict=True)) + "  " + line[-1]
+        for line in [header, *lines]
+    )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from metastudio_provider.exceptions import (
 from metastudio_provider.hooks.metastudio import MetaStudioHook
 from metastudio_provider.models import VERIFY_FAILED_STATES
 from metastudio_remediation.manifest import Manifest
-from metastudio_remediation.planning import job_summary, plan_run, upload_tasks
+from metastudio_remediation.planning import job_summary, plan_run
 
 # Commands that tell MetaStudio an upload is complete, per asset kind (sent before SUBMITVERIFYING).
 CONFIRM_COMMANDS = {
@@ -71,49 +71,13 @@ def plan_remediation(
     return plan
 
 
-def update_requests(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Keyword arguments of one update task per job to fix."""
-    return [{"job_id": job["job_id"], "body": job["body"]} for job in plan["to_fix"]]
+def finalize_job(
+    hook: MetaStudioHook, job: Mapping[str, Any], *, before_submit: Callable[[], None] | None = None
+) -> dict[str, Any]:
+    """Confirm the uploads that need confirming, then resubmit the job for review.
 
-
-def upload_requests(plan: Mapping[str, Any], updates: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """One upload per file or video part of every successfully updated job."""
-    plans = {job["job_id"]: job for job in plan["to_fix"]}
-    requests: list[dict[str, Any]] = []
-    for update in updates:
-        if update.get("ok") and update["job_id"] in plans:
-            try:
-                requests.extend(upload_tasks(plans[update["job_id"]], update))
-            except LookupError:
-                continue  # reported by the final task, which re-derives the same pairing
-    return requests
-
-
-def jobs_ready_to_submit(
-    plan: Mapping[str, Any], updates: Iterable[Mapping[str, Any]], uploads: Iterable[Mapping[str, Any]]
-) -> list[dict[str, Any]]:
-    """Updated jobs whose every planned upload was accepted; a partly uploaded job is never submitted."""
-    plans = {job["job_id"]: job for job in plan["to_fix"]}
-    accepted: dict[str, set[str]] = {}
-    for upload in uploads:
-        if upload.get("ok"):
-            accepted.setdefault(upload["job_id"], set()).add(upload["label"])
-    ready = []
-    for update in updates:
-        job_id = update["job_id"]
-        if not update.get("ok") or job_id not in plans:
-            continue
-        try:
-            expected = {task["asset_label"] for task in upload_tasks(plans[job_id], update)}
-        except LookupError:
-            continue
-        if expected <= accepted.get(job_id, set()):
-            ready.append({"job_id": job_id, "assets": sorted({u["asset"] for u in plans[job_id]["uploads"]})})
-    return ready
-
-
-def finalize_job(hook: MetaStudioHook, job: Mapping[str, Any]) -> dict[str, Any]:
-    """Confirm the uploads that need confirming, then resubmit the job for review."""
+    ``before_submit`` runs just before ``SUBMITVERIFYING`` is sent (to record that it may have been).
+    """
     job_id = job["job_id"]
     done: list[str] = []
     commands = [CONFIRM_COMMANDS[asset] for asset in job["assets"] if asset in CONFIRM_COMMANDS]
@@ -121,6 +85,8 @@ def finalize_job(hook: MetaStudioHook, job: Mapping[str, Any]) -> dict[str, Any]
         for command in commands:  # confirmations can be repeated safely: the hook retries them
             hook.execute_command(job_id, command)
             done.append(command)
+        if before_submit is not None:
+            before_submit()
         note = submit_for_review(hook, job_id)
         done.append(SUBMIT)
     except MetaStudioError as exc:
@@ -166,10 +132,11 @@ def submitted_since_update(job: Any) -> bool:
 
 
 def failed_task_instances(
-    task_states: Mapping[str, str], upload_list: list[Mapping[str, Any]], watched: Iterable[str]
+    task_states: Mapping[str, str], job_ids: Mapping[str, Sequence[str]], watched: Iterable[str]
 ) -> list[dict[str, Any]]:
     """Task instances of ``watched`` tasks that failed, with the job they served.
 
+    ``job_ids`` gives, per mapped task, the job id of each map index (the list it was expanded over).
     ``upstream_failed`` is left out: it is a consequence of a failure already reported.
     """
     failures = []
@@ -183,9 +150,8 @@ def failed_task_instances(
             task_id, map_index = match.group(1), int(match.group(2))
         if task_id not in watched:
             continue
-        job_id = None
-        if task_id == "upload_asset" and map_index is not None and map_index < len(upload_list):
-            job_id = upload_list[map_index]["job_id"]
+        served = job_ids.get(task_id, ())
+        job_id = served[map_index] if map_index is not None and map_index < len(served) else None
         failures.append({"task_id": task_id, "map_index": map_index, "state": state, "job_id": job_id})
     return failures
 

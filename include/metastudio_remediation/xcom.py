@@ -7,11 +7,12 @@ from contextlib import contextmanager
 from typing import Any
 
 FAILURE_KEY = "failure"
+PLAN_KEY = "plan"  # the whole plan, pushed by the plan task beside the jobs it returns
 
 
-def pull_one(ti: Any, task_id: str) -> Any:
-    """The XCom of an unmapped task, or None if it never pushed one (failed or skipped)."""
-    return ti.xcom_pull(task_ids=task_id, default=None)
+def pull_one(ti: Any, task_id: str, key: str = "return_value") -> Any:
+    """An XCom of an unmapped task, or None if it never pushed one (failed or skipped)."""
+    return ti.xcom_pull(task_ids=task_id, key=key, default=None)
 
 
 def pull_all(ti: Any, task_id: str) -> list[dict[str, Any]]:

@@ -45,21 +45,27 @@ def test_schedule_and_run_policy(dagbag) -> None:
     assert all(task.retries >= 1 for task in dag.tasks)
     assert all(task.retry_policy is not None for task in dag.tasks)  # bad input fails at once
     assert {task.task_id for task in dag.tasks if task.pool == "metastudio_api"} == {
-        "update_job",
-        "upload_asset",
-        "finalize_job",
+        "remediate_job",
         "wait_for_review",
     }
     report = dag.get_task("alert_and_report")
     assert report.trigger_rule == "all_done"
-    assert set(report.upstream_task_ids) >= {
+    assert set(report.upstream_task_ids) == {task.task_id for task in dag.tasks} - {"alert_and_report"}
+
+
+def test_one_mapped_task_per_job_and_no_glue_between_the_steps(dagbag) -> None:
+    """The work of a job is one task instance (see docs/remediation.md, "Design: task granularity")."""
+    dag = dagbag.dags[DAG_ID]
+    assert {task.task_id for task in dag.tasks} == {
         "find_failed_jobs",
         "plan",
-        "update_job",
-        "upload_asset",
-        "finalize_job",
+        "remediate_job",
+        "review_requests",
         "wait_for_review",
+        "alert_and_report",
     }
+    assert {task.task_id for task in dag.tasks if task.is_mapped} == {"remediate_job", "wait_for_review"}
+    assert dag.get_task("remediate_job").upstream_task_ids == {"plan"}
 
 
 def test_trigger_params_are_validated(dagbag) -> None:

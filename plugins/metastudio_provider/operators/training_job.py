@@ -140,7 +140,7 @@ class MetaStudioUploadAssetOperator(_MetaStudioOperator):
         try:
             result = self.hook.upload_file(
                 open_sealed_url(self.sealed_url),
-                _as_source(self.source),
+                as_upload_source(self.source),
                 offset=self.offset,
                 length=self.length,
                 content_type=self.content_type,
@@ -179,7 +179,7 @@ class MetaStudioExecuteCommandOperator(_MetaStudioOperator):
         return {**identity, "ok": True, **result.to_dict()}
 
 
-def _as_source(source: Any) -> Any:
+def as_upload_source(source: Any) -> Any:
     """Object-storage URIs (``s3://...``) are read through ``ObjectStoragePath``; paths stay paths."""
     if isinstance(source, str) and "://" in source:
         from airflow.sdk import ObjectStoragePath

@@ -1,0 +1,169 @@
+"""One job from start to finish, as one task: Update, upload every part concurrently, confirm, resubmit.
+
+The DAG maps this over the jobs of the plan, so a 50-job run needs 50 task instances for the work
+instead of one per API call or file (see ``docs/remediation.md``, "Design: task granularity").
+A task can die anywhere and be retried, so every step that MetaStudio cannot take back is
+recorded in the task instance's checkpoint (``task_state_store``) before the next one starts:
+
+* the Update's URLs (sealed): a retry uses them instead of sending another Update, which would
+  drop the parts already uploaded;
+* each part, as soon as MetaStudio accepted it: a retry sends only the others;
+* ``SUBMITVERIFYING`` about to be sent: a retry that finds the mark reads the job's logs instead of
+  sending it a second time;
+* the final outcome: a retry after the end returns it and sends nothing.
+
+If MetaStudio refuses URLs as already used or expired (a part accepted by a worker that died
+before recording it, or a retry long after the Update), the job gets one more Update and every
+part is sent again: a new Update drops the staged parts, so nothing from before can be relied on.
+
+MetaStudio refusals come back as data (``{"ok": False, "error": ...}``) so one job's failure
+never fails the task or stops another job; anything else (a lost worker, a bug) fails the task
+and the retry resumes from the checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from metastudio_provider.exceptions import MetaStudioConfigError, MetaStudioError, error_record
+from metastudio_provider.hooks.metastudio import MetaStudioHook
+from metastudio_provider.url_vault import ensure_sealing_available, seal_url
+from metastudio_remediation.checkpoint import Checkpoint
+from metastudio_remediation.planning import upload_tasks
+from metastudio_remediation.steps import finalize_job, submitted_since_update
+from metastudio_remediation.uploads import upload_parts
+
+log = logging.getLogger(__name__)
+
+MAX_UPDATES = 2  # the Update, plus one more when URLs were refused as used or expired
+# Upload refusals that a fresh Update cures: the URL was used up or has expired (the sandbox's codes;
+# OBS itself says "Request has expired").
+SPENT_URL_CODES = frozenset({"OBS.0410", "OBS.0419"})
+DEFAULT_CONCURRENCY = 4
+
+
+def job_label(job: Mapping[str, Any]) -> str:
+    """``<job id>: training_video (3 parts), id_card_front`` — the task instance's name in the UI."""
+    counts: dict[str, int] = {}
+    for upload in job["uploads"]:
+        counts[upload["asset"]] = counts.get(upload["asset"], 0) + 1
+    assets = ", ".join(f"{asset} ({n} parts)" if n > 1 else asset for asset, n in counts.items())
+    return f"{job['job_id']}: {assets or 'no files'}"
+
+
+def remediate_job(
+    hook: MetaStudioHook, job: Mapping[str, Any], checkpoint: Checkpoint, *, concurrency: int = DEFAULT_CONCURRENCY
+) -> dict[str, Any]:
+    """Fix one planned job (a ``to_fix`` entry of the plan); resumes from ``checkpoint`` on a retry.
+
+    Returns ``{"job_id", "ok", "updates", "uploads": [one row per file or part], "commands", ...}``
+    with ``"error"`` (and ``"step"``) when the Update, the URLs or a command failed; a refused part
+    has its error in its own row. Nothing secret is returned.
+    """
+    ensure_sealing_available()  # an Update invalidates the old URLs: never send one we could not keep
+    job_id = job["job_id"]
+    finished = checkpoint.get("outcome")
+    if finished:
+        log.info("Job %s was finished by an earlier attempt; nothing to send", job_id)
+        return finished
+    outcome: dict[str, Any] = {"job_id": job_id, "ok": False, "updates": 0, "uploads": [], "commands": []}
+    notes: list[str] = []
+    step = "update"
+    try:
+        issued = checkpoint.get("update")
+        if issued:
+            log.info("Resuming job %s with the URLs of Update %d (no new Update)", job_id, issued["generation"])
+        while True:
+            step = "update"
+            if not issued:
+                issued = _update(hook, job, checkpoint, generation=(outcome["updates"] or 0) + 1)
+            outcome.update(updates=issued["generation"], request_id=issued["request_id"])
+            step = "upload"
+            try:
+                tasks = upload_tasks(job, {"upload_targets": issued["targets"]})
+            except LookupError as exc:  # the Update's answer lacks a URL the plan needs
+                return _with_notes({**outcome, "step": "update", "error": _missing_url(exc, issued)}, notes)
+            rows = upload_parts(hook, tasks, checkpoint, generation=issued["generation"], concurrency=concurrency)
+            outcome["uploads"] = rows
+            refused = [row["error"] for row in rows if not row["ok"]]
+            if not refused:
+                break
+            if issued["generation"] < MAX_UPDATES and any(_spent(error) for error in refused):
+                notes.append(f"URLs refused as used or expired ({_codes(refused)}); fresh URLs from another Update")
+                log.warning("Job %s: %s", job_id, notes[-1])
+                issued = None
+                continue
+            outcome["step"] = step
+            return _with_notes(outcome, notes)
+        step = "submit"
+        final = _confirm_and_submit(hook, job, checkpoint, issued["generation"])
+    except MetaStudioConfigError:
+        raise
+    except MetaStudioError as exc:
+        log.error("Job %s: %s", job_id, exc)
+        return _with_notes({**outcome, "step": step, "error": error_record(exc)}, notes)
+    outcome["commands"] = final["commands"]
+    if final.get("note"):
+        notes.append(final["note"])
+    if not final["ok"]:
+        return _with_notes({**outcome, "step": "submit", "error": final["error"]}, notes)
+    outcome = _with_notes({**outcome, "ok": True}, notes)
+    checkpoint.set("outcome", outcome)
+    return outcome
+
+
+def _update(hook: MetaStudioHook, job: Mapping[str, Any], checkpoint: Checkpoint, generation: int) -> dict[str, Any]:
+    urls = hook.update_training_job(job["job_id"], dict(job["body"]))
+    issued = {
+        "generation": generation,
+        "request_id": urls.request_id,
+        "targets": [
+            {"asset": t.asset, "part_number": t.part_number, "sealed_url": seal_url(t.url)} for t in urls.targets
+        ],
+    }
+    checkpoint.set("update", issued)
+    log.info("Updated job %s: %d upload URL(s) (request id %s)", job["job_id"], len(issued["targets"]), urls.request_id)
+    return issued
+
+
+def _confirm_and_submit(
+    hook: MetaStudioHook, job: Mapping[str, Any], checkpoint: Checkpoint, generation: int
+) -> dict[str, Any]:
+    """Confirmations then ``SUBMITVERIFYING``, which an earlier attempt may already have sent."""
+    job_id = job["job_id"]
+    mark = f"submit/{generation}"
+    if checkpoint.get(mark) and submitted_since_update(hook.get_training_job(job_id)):
+        note = "an earlier attempt's SUBMITVERIFYING reached the job; not sent again"
+        log.info("Job %s: %s", job_id, note)
+        return {"job_id": job_id, "ok": True, "commands": [], "note": note}
+    assets = sorted({upload["asset"] for upload in job["uploads"]})
+    return finalize_job(
+        hook, {"job_id": job_id, "assets": assets}, before_submit=lambda: checkpoint.set(mark, "sending")
+    )
+
+
+def _missing_url(exc: LookupError, issued: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "error_type": "MissingUploadUrl",
+        "operation": "update_training_job",
+        "status": None,
+        "error_code": None,
+        "error_msg": str(exc),
+        "request_id": issued.get("request_id"),
+    }
+
+
+def _spent(error: Mapping[str, Any]) -> bool:
+    if error.get("status") != 403:
+        return False
+    return error.get("error_code") in SPENT_URL_CODES or "expired" in str(error.get("error_msg") or "").lower()
+
+
+def _codes(errors: list[Mapping[str, Any]]) -> str:
+    return ", ".join(sorted({str(error.get("error_code") or error.get("status")) for error in errors}))
+
+
+def _with_notes(outcome: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    return {**outcome, "note": "; ".join(notes)} if notes else outcome

@@ -1,0 +1,112 @@
+"""Upload one job's files and video parts concurrently, recording each part the moment it is accepted.
+
+Presigned URLs are single-use, so what matters on a retry is exactly which parts MetaStudio has
+already accepted: each accepted part is written to the checkpoint as soon as its PUT is answered
+2xx (from the uploading thread), and a later attempt re-sends only the parts without a record.
+A part that was accepted but not yet recorded when the worker died is the one gap: its retry
+finds the URL used, and the caller decides what to do (see :mod:`metastudio_remediation.remediate`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from metastudio_provider.exceptions import MetaStudioConfigError, MetaStudioError, error_record
+from metastudio_provider.hooks.metastudio import MetaStudioHook
+from metastudio_provider.operators.training_job import as_upload_source
+from metastudio_provider.url_vault import open_sealed_url
+from metastudio_remediation.checkpoint import Checkpoint
+
+log = logging.getLogger(__name__)
+
+
+def part_key(generation: int, label: str) -> str:
+    """Checkpoint key of one part; ``generation`` counts the Updates, since each one issues new URLs."""
+    return f"upload/{generation}/{label}"
+
+
+def upload_parts(
+    hook: MetaStudioHook,
+    tasks: Sequence[Mapping[str, Any]],
+    checkpoint: Checkpoint,
+    *,
+    generation: int,
+    concurrency: int,
+) -> list[dict[str, Any]]:
+    """Send every part of ``tasks`` (from :func:`planning.upload_tasks`) not yet recorded as accepted.
+
+    Returns one row per task, in order: ``{"label", "ok": True, "bytes_sent", "sha256", ...}`` for an
+    accepted part (``"resumed": True`` when an earlier attempt sent it), ``{"label", "ok": False,
+    "error"}`` for a refused one. Any other exception fails the call after the running parts finished
+    (and were recorded).
+    """
+    rows: dict[str, dict[str, Any]] = {}
+    pending = []
+    for task in tasks:
+        recorded = checkpoint.get(part_key(generation, task["asset_label"]))
+        if recorded:
+            rows[task["asset_label"]] = {**recorded, "resumed": True}
+        else:
+            pending.append(task)
+    if rows:
+        log.info("%d of %d part(s) were accepted in an earlier attempt; not re-sending them", len(rows), len(tasks))
+    workers = max(1, min(usable_concurrency(concurrency), len(pending)))
+    if pending:
+        log.info("Uploading %d part(s), %d at a time", len(pending), workers)
+    if workers == 1:
+        for task in pending:
+            rows[task["asset_label"]] = _upload_one(hook, task, checkpoint, generation)
+    else:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="upload") as pool:
+            futures = [pool.submit(_upload_one, hook, task, checkpoint, generation) for task in pending]
+        for task, future in zip(pending, futures, strict=True):
+            rows[task["asset_label"]] = future.result()  # re-raises what is not a MetaStudio refusal
+    return [rows[task["asset_label"]] for task in tasks]
+
+
+def usable_concurrency(requested: int) -> int:
+    """``requested``, or 1 under Airflow's in-process test supervisor (``airflow dags test``, ``dag.test()``).
+
+    The uploading threads talk to the task's supervisor (checkpoints, secret masks). The real
+    supervisor channel serialises requests with a lock; the in-process one used by ``dags test``
+    serves one request at a time and, while serving it, removes the channel, so a second thread
+    talking at that moment fails.
+    """
+    from airflow.sdk.execution_time import task_runner
+
+    comms = getattr(task_runner, "SUPERVISOR_COMMS", None)
+    return 1 if type(comms).__name__ == "InProcessSupervisorComms" else requested
+
+
+def _upload_one(
+    hook: MetaStudioHook, task: Mapping[str, Any], checkpoint: Checkpoint, generation: int
+) -> dict[str, Any]:
+    label = task["asset_label"]
+    try:
+        result = hook.upload_file(
+            open_sealed_url(task["sealed_url"]),
+            as_upload_source(task["source"]),
+            offset=task["offset"],
+            length=task["length"],
+            content_type=task["content_type"],
+            asset=label,
+        )
+    except MetaStudioConfigError:
+        raise  # not this part's problem: fail the task (and fail fast, see the DAG's retry policy)
+    except MetaStudioError as exc:
+        log.error("%s: %s", label, exc)
+        return {"label": label, "ok": False, "error": error_record(exc)}
+    row = {
+        "label": label,
+        "ok": True,
+        "bytes_sent": result.bytes_sent,
+        "sha256": result.sha256,
+        "etag": result.etag,
+        "seconds": result.seconds,
+        "attempts": result.attempts,
+    }
+    checkpoint.set(part_key(generation, label), row)
+    return row
