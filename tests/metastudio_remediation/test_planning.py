@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
+from fractions import Fraction
+from pathlib import Path
 
 import pytest
 
-from metastudio_remediation.manifest import AssetSource, JobCorrection, Manifest
+from metastudio_remediation.manifest import AssetSource, JobCorrection, Manifest, load_manifest
 from metastudio_remediation.planning import MIN_PART_SIZE, part_count_for, part_ranges, plan_run, upload_tasks
+from metastudio_remediation.report import build_report
+from metastudio_sandbox.samples import make_cached, make_video, pad_mdat
 
 MiB = 1024**2
 
@@ -112,3 +117,69 @@ def test_upload_tasks_pair_parts_with_urls() -> None:
     ]
     with pytest.raises(LookupError, match="no upload URL for id_card_front"):
         upload_tasks(plan["to_fix"][0], {"upload_targets": targets[:2]})
+
+
+# ----------------------------------------------------------------------------------------------
+# Pre-flight: a job whose files would fail review is not updated and needs a person
+# ----------------------------------------------------------------------------------------------
+
+SAMPLES_CACHE = Path(__file__).resolve().parents[2] / "var" / "cache" / "samples"
+
+
+def _finding(asset: str, message: str, rule: str = "video.duration", measured: str = "120.0 s") -> dict:
+    return {"asset": asset, "file": "x", "rule": rule, "message": message, "measured": measured, "review_code": None}
+
+
+def test_a_job_with_findings_needs_a_person_and_nothing_is_planned_for_it() -> None:
+    manifest = _manifest("short", "fine", "looped")
+    for job_id in ("short", "looped"):
+        manifest.corrections[job_id] = replace(
+            manifest.corrections[job_id],
+            findings=(
+                _finding("training_video", "v.mp4: 2 min 0 s long; MetaStudio accepts 3 to 10 minutes"),
+                _finding("id_card_front", "f.jpg: named .jpg but the content is PNG", "extension.mismatch", "PNG"),
+            ),
+        )
+    plan = plan_run([_job("short"), _job("fine"), _job("looped", rejections=9)], manifest, max_jobs=1)
+    assert [job["job_id"] for job in plan["to_fix"]] == ["fine"]  # max_jobs=1 is not used up by the others
+    assert plan["deferred"] == [] and plan["failed"] == []
+    by_id = {job["job_id"]: job for job in plan["needs_person"]}
+    assert set(by_id) == {"short", "looped"}  # the findings are the news, even for a looping job
+    short = by_id["short"]
+    assert short["findings"] == list(manifest.corrections["short"].findings)
+    assert short["reason"] == (
+        "stopped before upload, would fail review: (1) v.mp4: 2 min 0 s long; MetaStudio accepts 3 to 10 "
+        "minutes (2) f.jpg: named .jpg but the content is PNG"
+    )
+    assert "body" not in short and "uploads" not in short
+
+
+def test_a_refused_job_is_an_alert_entry_with_its_findings_but_does_not_fail_the_run() -> None:
+    manifest = _manifest("short")
+    finding = _finding("training_video", "v.mp4: 2 min 0 s long; MetaStudio accepts 3 to 10 minutes")
+    manifest.corrections["short"] = replace(manifest.corrections["short"], findings=(finding,))
+    report = build_report(plan=plan_run([_job("short")], manifest), dry_run=False)
+    (row,) = report["jobs"]
+    assert (row["job_id"], row["status"]) == ("short", "needs_person") and "2 min 0 s long" in row["detail"]
+    (error,) = report["errors"]
+    assert (error["job_id"], error["error_type"], error["operation"]) == ("short", "PreflightRefused", "preflight")
+    assert error["findings"] == [finding] and "2 min 0 s long" in error["error_msg"]
+    assert report["failed"] is False
+
+
+def test_videos_are_inspected_whole_before_they_are_split(tmp_path: Path) -> None:
+    """A 2-minute video the manifest splits into 3 parts is refused as a whole; a 3-minute one is split."""
+    for name, seconds in (("short.mp4", 120), ("ok.mp4", 180)):
+        video = make_cached(tmp_path / f"raw-{name}", make_video, SAMPLES_CACHE, seconds=seconds, fps=Fraction(1, 10))
+        pad_mdat(video, 3 * MIN_PART_SIZE + 3, dest=tmp_path / name)  # room for 3 parts of at least 100 KB
+    (tmp_path / "corrections.yaml").write_text(
+        "jobs:\n"
+        "  short: {update: {video_multipart_count: 3}, assets: {training_video: short.mp4}}\n"
+        "  ok: {update: {video_multipart_count: 3}, assets: {training_video: ok.mp4}}\n"
+    )
+    plan = plan_run([_job("short"), _job("ok")], load_manifest(tmp_path / "corrections.yaml"))
+    (refused,) = plan["needs_person"]
+    assert refused["job_id"] == "short" and [f["rule"] for f in refused["findings"]] == ["video.duration"]
+    assert refused["findings"][0]["message"] == "short.mp4: 2 min 0 s long; MetaStudio accepts 3 to 10 minutes"
+    (fixed,) = plan["to_fix"]
+    assert fixed["job_id"] == "ok" and [u["part_number"] for u in fixed["uploads"]] == [1, 2, 3]
