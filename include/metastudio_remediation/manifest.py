@@ -30,7 +30,7 @@ import jsonschema
 import yaml
 
 from metastudio_provider.exceptions import MetaStudioValidationError
-from metastudio_provider.media import HEAD_BYTES, KIND_FORMATS, AssetSourceError, Inspection, inspect_asset, sniff
+from metastudio_provider.media import HEAD_BYTES, KIND_FORMATS, Inspection, inspect_asset, sniff
 from metastudio_provider.validation import UPDATE_BODY_SCHEMA, validate_body
 
 log = logging.getLogger(__name__)
@@ -273,10 +273,8 @@ def _asset(kind: str, location: str, root: Path, where: str, preflight: bool) ->
         size = resolved.stat().st_size
         inspection = _inspect(kind, resolved, location, where) if preflight and size else None
         head = b"" if inspection else _head(resolved.open("rb"))
-    except OSError as exc:
+    except OSError as exc:  # AssetSourceError included: the inspector could not open or read the file
         raise ManifestError(f"{where}: {location!r} cannot be read: {exc.strerror or exc}") from None
-    except AssetSourceError as exc:
-        raise ManifestError(f"{where}: {location!r} cannot be read ({exc})") from None
     found = inspection.facts.get("format") if inspection else sniff(head)
     _check_kind(kind, found, size, location, where)
     return AssetSource(kind=kind, location=str(resolved), size=size), inspection
@@ -311,7 +309,7 @@ def _inspect(kind: str, source: Any, name: str, where: str) -> Inspection:
     """The pre-flight inspection; a crash of the inspector fails this job only, and says how to go on."""
     try:
         return inspect_asset(kind, source, name=name)
-    except (AssetSourceError, OSError):
+    except OSError:  # AssetSourceError too: the file cannot be read, reported as such by the caller
         raise
     except Exception as exc:  # a parser bug or an unforeseen file layout must not stop the other jobs
         raise ManifestError(
