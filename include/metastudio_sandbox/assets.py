@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import struct
 from dataclasses import dataclass
+from importlib import resources
 
 OCTET_STREAM = "application/octet-stream"
 ZIP = "application/zip"
@@ -51,11 +53,21 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
+SEED_VIDEO = "data/training_video.mp4"  # real H.264, 1920x1080, 3 min; see docs/sandbox.md
+
+
 def synthetic(kind: str, seed: str) -> bytes:
-    """A small file of the given format for seeded jobs; ``seed`` makes its hash unique."""
+    """A small file of the given format for seeded jobs; ``seed`` makes its hash unique.
+
+    ``mp4`` is a genuine video that passes the automatic review (1920x1080, 3 minutes, made by
+    :func:`metastudio_sandbox.samples.make_video`), followed by a ``free`` box holding the seed;
+    the other kinds are a valid signature followed by filler, which the review only sniffs.
+    """
     filler = hashlib.sha256(seed.encode()).digest() * 32
+    if kind == "mp4":
+        video = resources.files("metastudio_sandbox").joinpath(SEED_VIDEO).read_bytes()
+        return video + struct.pack(">I4s", 8 + len(filler), b"free") + filler
     heads = {
-        "mp4": b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom",
         "jpeg": b"\xff\xd8\xff\xe0\x00\x10JFIF\x00",
         "png": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
         "pdf": b"%PDF-1.4\n",
@@ -63,5 +75,5 @@ def synthetic(kind: str, seed: str) -> bytes:
         "bin": b"",
     }
     if kind not in heads:
-        raise ValueError(f"unknown synthetic file kind {kind!r}; use one of {', '.join(heads)}")
+        raise ValueError(f"unknown synthetic file kind {kind!r}; use one of mp4, {', '.join(heads)}")
     return heads[kind] + filler

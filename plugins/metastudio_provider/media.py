@@ -43,7 +43,7 @@ MAX_DURATION_S = 600.0
 # given the benefit of the doubt, so pre-flight never refuses a file the service might accept.
 DURATION_TOLERANCE_S = 0.5
 _RESOLUTION_NAMES = [f"{w}x{h}" for w, h in TRAINING_RESOLUTIONS]
-_ACCEPTED_RESOLUTIONS = ", ".join(_RESOLUTION_NAMES[:-1]) + " or " + _RESOLUTION_NAMES[-1]
+ACCEPTED_RESOLUTIONS = ", ".join(_RESOLUTION_NAMES[:-1]) + " or " + _RESOLUTION_NAMES[-1]  # for messages
 REVIEW_CODE_RESOLUTION = "44005901"  # documented: operation_logs[].error_code for a bad resolution
 
 # Accepted content formats per asset kind (the manifest's kind names) and the rule id for a wrong one.
@@ -380,7 +380,7 @@ class _Check:
         if (width, height) not in TRAINING_RESOLUTIONS:
             self.add(
                 "video.resolution",
-                f"{width}x{height}; MetaStudio accepts {_ACCEPTED_RESOLUTIONS}",
+                f"{width}x{height}; MetaStudio accepts {ACCEPTED_RESOLUTIONS}",
                 f"{width}x{height}",
                 REVIEW_CODE_RESOLUTION,
             )
@@ -666,18 +666,3 @@ def _jpeg_size(reader: _Reader) -> tuple[int, int] | None:
             return None
         offset += 2 + length
     return None
-
-
-__all__: list[str] = [
-    "MAX_DURATION_S",
-    "MIN_DURATION_S",
-    "REVIEW_CODE_RESOLUTION",
-    "TRAINING_RESOLUTIONS",
-    "AssetSourceError",
-    "Finding",
-    "Inspection",
-    "display_name",
-    "format_duration",
-    "inspect_asset",
-    "sniff",
-]

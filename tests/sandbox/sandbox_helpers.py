@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -12,12 +13,16 @@ from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.sdk_request import SdkRequest
 from huaweicloudsdkcore.signer.signer import Signer
 
+from metastudio_sandbox.assets import SEED_VIDEO
+
 AK = "test-access-key"
 SK = "test-secret-key-do-not-log"
 PROJECT = "0123456789abcdef0123456789abcdef"
 REVIEW_DELAY = 0.2
 JOBS_PATH = f"/v1/{PROJECT}/digital-human-training-manage/user/jobs"
-MP4 = b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 2000
+MP4 = b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 2000  # an MP4 signature only: for upload tests, fails review
+# A genuine H.264 MP4 that passes the review (1920x1080, 3 min; the sandbox's seed video, 44 KB).
+VIDEO = resources.files("metastudio_sandbox").joinpath(SEED_VIDEO).read_bytes()
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF" + b"\x01" * 500
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x02" * 500
 PDF = b"%PDF-1.4\n" + b"\x03" * 500
@@ -85,7 +90,7 @@ class Api:
         return [item["job"]["job_id"] for item in jobs if item["job"]["state"] == state]
 
 
-def upload_all(api: Api, urls: dict[str, Any], video: bytes = MP4) -> None:
+def upload_all(api: Api, urls: dict[str, Any], video: bytes = VIDEO) -> None:
     """Upload a complete, valid set of assets to the URLs of a Create/Update answer and confirm the video."""
     parts = urls["training_video_upload_url"]
     size = -(-len(video) // len(parts))

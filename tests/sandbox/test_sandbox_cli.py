@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from sandbox_helpers import AK, JPEG, MP4, OCTET, PROJECT, SK, Api, upload_all
+from sandbox_helpers import AK, JPEG, MP4, OCTET, PROJECT, SK, VIDEO, Api, upload_all
 
 SCENARIO = """
 jobs:
@@ -115,7 +115,7 @@ def test_restart_with_data_dir_keeps_jobs_files_and_url_state(tmp_path: Path, cl
     files = api.admin("GET", f"/jobs/{pending['job_id']}").json()["files"]
     assert {record["asset"] for record in files} >= {"training_video", "id_card_image1", "grant_file"}
     download = requests.get(api.show(pending["job_id"]).json()["training_video_download_url"], timeout=5)
-    assert hashlib.sha256(download.content).hexdigest() == hashlib.sha256(MP4).hexdigest()
+    assert hashlib.sha256(download.content).hexdigest() == hashlib.sha256(VIDEO).hexdigest()
     # URL state survives too: used URLs stay used, unused ones keep working (the secret is in the data dir;
     # the signature covers path and expiry, not the host, so only the port needs moving).
     moved = {key: value.replace(first.url, second.url) for key, value in pending.items() if isinstance(value, str)}

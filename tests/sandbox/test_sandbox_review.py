@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 import requests
 from sandbox_helpers import JPEG, OCTET, REVIEW_DELAY, Api, upload_all
+
+from metastudio_sandbox import samples
+from metastudio_sandbox.review import CODE_VIDEO_DURATION
+from tests.support.media import SampleMedia
 
 
 def wait_for_verdict(api: Api, job_id: str) -> dict[str, Any]:
@@ -100,3 +106,83 @@ def test_submit_is_refused_while_reviewing_and_hand_moves_cancel_the_review(api:
     job = api.show(created["job_id"]).json()
     assert job["state"] == "MANUAL_VERIFYING"
     assert job["operation_logs"][-1]["log_type"] == "ADMIN_RESET"
+
+
+# --- the review measures the reassembled video like MetaStudio ----------------------------------
+
+
+def submit_video(api: Api, video: bytes, parts: int = 3) -> dict[str, Any]:
+    """A new job with every asset valid except possibly ``video`` (uploaded in ``parts``), reviewed."""
+    created = api.create({"name": "measured", "video_multipart_count": parts}).json()
+    upload_all(api, created, video=video)
+    api.command(created["job_id"], "SUBMITVERIFYING")
+    return wait_for_verdict(api, created["job_id"])
+
+
+def failure_of(job: dict[str, Any]) -> tuple[str, str, str]:
+    log = job["operation_logs"][-1]
+    return job["state"], log["error_code"], log["log_description"]
+
+
+def test_a_real_1080p_3_minute_video_split_in_parts_passes(api: Api, media: SampleMedia, tmp_path: Path) -> None:
+    video = media.make(tmp_path / "v.mp4", samples.make_video).read_bytes()
+    assert submit_video(api, video)["state"] == "MANUAL_VERIFY_SUCCESS"
+
+
+def test_a_phone_portrait_video_with_a_rotation_matrix_passes(api: Api, media: SampleMedia, tmp_path: Path) -> None:
+    video = media.make(tmp_path / "v.mp4", samples.make_video, rotation=90).read_bytes()
+    assert submit_video(api, video)["state"] == "MANUAL_VERIFY_SUCCESS"
+
+
+def test_720p_fails_with_44005901_and_the_measured_size(api: Api, media: SampleMedia, tmp_path: Path) -> None:
+    video = media.make(tmp_path / "v.mp4", samples.make_video, width=1280, height=720).read_bytes()
+    assert failure_of(submit_video(api, video)) == (
+        "AUTO_VERIFY_FAILED",
+        "44005901",
+        "Video resolution not accepted; only 1920x1080, 1080x1920, 3840x2160 or 2160x3840 are allowed (got 1280x720)",
+    )
+
+
+def test_a_2_minute_video_fails_with_the_duration_code(api: Api, media: SampleMedia, tmp_path: Path) -> None:
+    video = media.make(tmp_path / "v.mp4", samples.make_video, seconds=120).read_bytes()
+    assert failure_of(submit_video(api, video)) == (
+        "AUTO_VERIFY_FAILED",
+        CODE_VIDEO_DURATION,
+        "Video duration not accepted; it must be 3 to 10 minutes long (got 2 min 0 s)",
+    )
+    assert CODE_VIDEO_DURATION == "44005912"  # documented in docs/sandbox.md as our assumption
+
+
+def test_every_broken_rule_is_in_one_log_entry(api: Api, media: SampleMedia, tmp_path: Path) -> None:
+    video = media.make(tmp_path / "v.mp4", samples.make_video, width=1280, height=720, seconds=120).read_bytes()
+    state, code, description = failure_of(submit_video(api, video, parts=1))
+    assert (state, code) == ("AUTO_VERIFY_FAILED", "44005901")
+    assert "(got 1280x720)" in description and "(got 2 min 0 s)" in description
+
+
+def test_signature_only_and_truncated_videos_fail_as_unplayable(api: Api, media: SampleMedia, tmp_path: Path) -> None:
+    """What the sandbox used to accept: ``ftyp`` followed by anything."""
+    for video in (
+        b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41" + os.urandom(64 * 1024),
+        samples.truncate(media.make(tmp_path / "v.mp4", samples.make_video), 0.5).read_bytes(),
+    ):
+        state, code, description = failure_of(submit_video(api, video))
+        assert (state, code) == ("AUTO_VERIFY_FAILED", "44005904")
+        assert description.startswith("Training video is not a playable MP4 file (training_video: box ")
+
+
+def test_a_seeded_job_fixed_with_a_720p_video_fails_on_the_measurement(
+    api: Api, media: SampleMedia, tmp_path: Path
+) -> None:
+    """Anchor Li was rejected for 1280x720; a new 720p file is not the known-bad one, yet it is measured."""
+    job_id = next(
+        job["job_id"]
+        for job in api.list(state="AUTO_VERIFY_FAILED", limit=100).json()["jobs"]
+        if job["name"].startswith("Anchor Li")
+    )
+    urls = api.update(job_id, {"command_message": "UPDATE_VIDEO", "video_multipart_count": 1}).json()
+    video = media.make(tmp_path / "v.mp4", samples.make_video, width=1280, height=720).read_bytes()
+    assert requests.put(urls["training_video_upload_url"][0], data=video, headers=OCTET, timeout=10).ok
+    assert api.command(job_id, "CONFIRM_MULTIPART_UPLOADED").json()["commond_result"] == "EXCUTE_SUCCESS"
+    api.command(job_id, "SUBMITVERIFYING")
+    assert failure_of(wait_for_verdict(api, job_id))[:2] == ("AUTO_VERIFY_FAILED", "44005901")
