@@ -87,9 +87,9 @@ def remediate_job(
                 return _with_notes({**outcome, "step": "update", "error": _missing_url(exc, issued)}, notes)
             rows = upload_parts(hook, tasks, checkpoint, generation=issued["generation"], concurrency=concurrency)
             outcome["uploads"] = rows
-            refused = [row["error"] for row in rows if not row["ok"]]
-            if not refused:
+            if all(row["ok"] for row in rows):
                 break
+            refused = [row["error"] for row in rows if "error" in row]
             if issued["generation"] < MAX_UPDATES and any(_spent(error) for error in refused):
                 notes.append(f"URLs refused as used or expired ({_codes(refused)}); fresh URLs from another Update")
                 log.warning("Job %s: %s", job_id, notes[-1])

@@ -93,7 +93,7 @@ def _apply_outcomes(rows, files, fail, outcomes, reviews) -> None:
             if upload.get("ok"):
                 row["bytes_uploaded"] += upload.get("bytes_sent", 0)
                 row["upload_seconds"] = round(row["upload_seconds"] + upload.get("seconds", 0), 3)
-            else:
+            elif "error" in upload:
                 fail(job_id, {**upload["error"], "asset": upload["label"]}, **where)
         note = f" ({outcome['note']})" if outcome.get("note") else ""
         if outcome.get("ok"):
@@ -134,12 +134,12 @@ def _file_row(job_id: str, upload: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "job_id": job_id,
         "asset": upload["label"],
-        "status": "failed",
+        "status": "failed" if "error" in upload else "not sent",
         "bytes": 0,
         "sha256": None,
         "etag": None,
         "seconds": 0,
-        "detail": _describe(upload["error"]),
+        "detail": _describe(upload["error"]) if "error" in upload else upload.get("not_sent", ""),
     }
 
 

@@ -10,6 +10,7 @@ finds the URL used, and the caller decides what to do (see :mod:`metastudio_reme
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -40,8 +41,10 @@ def upload_parts(
 
     Returns one row per task, in order: ``{"label", "ok": True, "bytes_sent", "sha256", ...}`` for an
     accepted part (``"resumed": True`` when an earlier attempt sent it), ``{"label", "ok": False,
-    "error"}`` for a refused one. Any other exception fails the call after the running parts finished
-    (and were recorded).
+    "error"}`` for a refused one, ``{"label", "ok": False, "not_sent": reason}`` for a part not started
+    because another was refused (the job cannot be submitted with these URLs any more, so its other
+    parts would only waste the link). Any other exception fails the call after the running parts
+    finished (and were recorded).
     """
     rows: dict[str, dict[str, Any]] = {}
     pending = []
@@ -56,12 +59,13 @@ def upload_parts(
     workers = max(1, min(usable_concurrency(concurrency), len(pending)))
     if pending:
         log.info("Uploading %d part(s), %d at a time", len(pending), workers)
+    refused = threading.Event()
     if workers == 1:
         for task in pending:
-            rows[task["asset_label"]] = _upload_one(hook, task, checkpoint, generation)
+            rows[task["asset_label"]] = _upload_one(hook, task, checkpoint, generation, refused)
     else:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="upload") as pool:
-            futures = [pool.submit(_upload_one, hook, task, checkpoint, generation) for task in pending]
+            futures = [pool.submit(_upload_one, hook, task, checkpoint, generation, refused) for task in pending]
         for task, future in zip(pending, futures, strict=True):
             rows[task["asset_label"]] = future.result()  # re-raises what is not a MetaStudio refusal
     return [rows[task["asset_label"]] for task in tasks]
@@ -82,9 +86,11 @@ def usable_concurrency(requested: int) -> int:
 
 
 def _upload_one(
-    hook: MetaStudioHook, task: Mapping[str, Any], checkpoint: Checkpoint, generation: int
+    hook: MetaStudioHook, task: Mapping[str, Any], checkpoint: Checkpoint, generation: int, refused: threading.Event
 ) -> dict[str, Any]:
     label = task["asset_label"]
+    if refused.is_set():
+        return {"label": label, "ok": False, "not_sent": "another part of the job was refused"}
     try:
         result = hook.upload_file(
             open_sealed_url(task["sealed_url"]),
@@ -97,6 +103,7 @@ def _upload_one(
     except MetaStudioConfigError:
         raise  # not this part's problem: fail the task (and fail fast, see the DAG's retry policy)
     except MetaStudioError as exc:
+        refused.set()
         log.error("%s: %s", label, exc)
         return {"label": label, "ok": False, "error": error_record(exc)}
     row = {

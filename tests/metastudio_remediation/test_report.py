@@ -99,14 +99,17 @@ def test_a_row_per_file_or_part_with_its_bytes_and_checksum() -> None:
     outcomes = [
         _outcome("ok", 0, [_part("training_video part 1/2", 7), _part("training_video part 2/2", 3, resumed=True)],
                  ok=True),
-        _outcome("upl", 2, [{"label": "cover", "ok": False, "error": refused}], step="upload"),
+        _outcome("upl", 2, [{"label": "cover", "ok": False, "error": refused},
+                            {"label": "audio", "ok": False, "not_sent": "another part was refused"}], step="upload"),
     ]  # fmt: skip
     report = build_report(plan=_plan(), dry_run=False, outcomes=outcomes)
     assert [(f["job_id"], f["asset"], f["status"], f["bytes"], f["sha256"]) for f in report["files"]] == [
         ("ok", "training_video part 1/2", "uploaded", 7, "sha-training_video part 1/2"),
         ("ok", "training_video part 2/2", "uploaded", 3, "sha-training_video part 2/2"),
         ("upl", "cover", "failed", 0, None),
+        ("upl", "audio", "not sent", 0, None),
     ]
+    assert [error.get("asset") for error in report["errors"]] == ["cover"]  # the cause, not its consequence
     assert report["files"][1]["detail"] == "accepted in an earlier attempt"
     assert "OBS.0419" in report["files"][2]["detail"]
     assert report["bytes_uploaded"] == 10
