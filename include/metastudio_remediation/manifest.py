@@ -249,7 +249,8 @@ def _kept_findings(job_id: str, kind: str, inspection: Inspection, skip: Iterabl
     verdict = f"{len(kept)} finding(s): " + "; ".join(f["message"] for f in kept) if kept else "passes"
     ignored = sorted({finding.rule for finding in inspection.findings} & skipped)
     note = f" (rules skipped by the manifest: {', '.join(ignored)})" if ignored else ""
-    log.info("Pre-flight: job %s %s %s (%s): %s%s", job_id, kind, inspection.name, facts, verdict, note)
+    level = logging.WARNING if kept else logging.INFO
+    log.log(level, "Pre-flight: job %s %s %s (%s): %s%s", job_id, kind, inspection.name, facts, verdict, note)
     return kept
 
 
