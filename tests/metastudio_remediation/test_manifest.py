@@ -296,6 +296,14 @@ def test_a_wrong_format_is_a_manifest_error_with_one_message(media: Path) -> Non
     )
 
 
+def test_a_quicktime_movie_is_not_an_mp4(media: Path) -> None:
+    data = bytearray((media / "ok.mp4").read_bytes())
+    data[8:12] = b"qt  "  # the major brand of a QuickTime .mov
+    (media / "movie.mp4").write_bytes(bytes(data))
+    manifest = load_one(media, "{assets: {training_video: movie.mp4}}")
+    assert "'movie.mp4' looks like mov; training_video must be mp4" in manifest.errors[JOB]
+
+
 def test_a_crash_of_the_inspector_fails_that_job_only(media: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from metastudio_remediation import manifest as module
 
