@@ -11,6 +11,7 @@ import os
 import platform
 import statistics
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -93,6 +94,28 @@ def write_file(path: Path, size: int, head: bytes = b"", block: int = 4 * MiB) -
             handle.write(chunk[: min(left, block)])
             left -= block
     return path
+
+
+def write_media(path: Path, size: int) -> Path:
+    """A genuine file of about ``size`` bytes, by the suffix of ``path``: .mp4, .jpg or .pdf.
+
+    Unlike :func:`write_file` (a signature and random bytes), these pass the DAG's pre-flight
+    inspection and the sandbox's review: the video is a real 3-minute 1920x1080 H.264 MP4 (encoded
+    once, cached in the temp folder) padded with an unreferenced ``mdat`` box of random bytes, the
+    photo a real JPEG padded with application segments, the letter a real PDF with a filler stream.
+    """
+    from metastudio_sandbox import samples
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".mp4":
+        cache = Path(tempfile.gettempdir()) / "metastudio-bench-samples"
+        video = samples.make_cached(path, samples.make_video, cache)  # about 50 KB
+        return samples.pad_mdat(video, size, dest=path, random_fill=True)
+    if path.suffix in (".jpg", ".jpeg"):
+        return samples.make_jpeg(path, size=size)
+    if path.suffix == ".pdf":
+        return samples.make_pdf(path, size=size)
+    raise ValueError(f"write_media makes .mp4, .jpg or .pdf files, not {path.name}")
 
 
 def failed_job_spec(index: int, *, prefix: str = "bench", state: str = "AUTO_VERIFY_FAILED") -> dict[str, Any]:

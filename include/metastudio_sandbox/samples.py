@@ -166,8 +166,14 @@ def make_video(
 # --- images, PDF and audio ----------------------------------------------------------------------
 
 
-def make_jpeg(path: str | os.PathLike[str], *, width: int = 856, height: int = 540, back: bool = False) -> Path:
-    """A baseline JPEG (JFIF) of a synthetic ID card drawing, encoded by FFmpeg's MJPEG encoder."""
+def make_jpeg(
+    path: str | os.PathLike[str], *, width: int = 856, height: int = 540, back: bool = False, size: int = 0
+) -> Path:
+    """A baseline JPEG (JFIF) of a synthetic ID card drawing, encoded by FFmpeg's MJPEG encoder.
+
+    :param size: pad the file to at least this many bytes with APP15 segments of random data
+        (decoders skip application segments), for benchmarks that want camera-sized photos
+    """
     import av
 
     context = av.CodecContext.create("mjpeg", "w")
@@ -175,8 +181,15 @@ def make_jpeg(path: str | os.PathLike[str], *, width: int = 856, height: int = 5
     context.time_base = Fraction(1, 1)
     packets = context.encode(_frame(_id_card(width, height, back), width, height).reformat(format="yuvj420p"))
     packets += context.encode(None)
+    data = b"".join(bytes(packet) for packet in packets)
+    segments = []
+    missing = size - len(data)
+    while missing > 0:
+        payload = os.urandom(min(missing, 0xFFFF - 2))
+        segments.append(b"\xff\xef" + struct.pack(">H", len(payload) + 2) + payload)
+        missing -= len(segments[-1])
     target = Path(path)
-    target.write_bytes(b"".join(bytes(packet) for packet in packets))
+    target.write_bytes(data[:2] + b"".join(segments) + data[2:])  # right after SOI
     return target
 
 
@@ -197,8 +210,14 @@ def make_png(path: str | os.PathLike[str], *, width: int = 856, height: int = 54
     return target
 
 
-def make_pdf(path: str | os.PathLike[str], *, title: str = "Authorization letter (synthetic sample)") -> Path:
-    """A one-page A4 PDF 1.4 letter with a signature line, byte offsets in its xref table exact."""
+def make_pdf(
+    path: str | os.PathLike[str], *, title: str = "Authorization letter (synthetic sample)", size: int = 0
+) -> Path:
+    """A one-page A4 PDF 1.4 letter with a signature line, byte offsets in its xref table exact.
+
+    :param size: pad the file to at least this many bytes with an unreferenced stream object of
+        random data (as a scanned letter's image would be), for benchmarks
+    """
     text = title.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
     content = (
         f"BT /F1 18 Tf 72 760 Td ({text}) Tj ET\n"
@@ -214,6 +233,9 @@ def make_pdf(path: str | os.PathLike[str], *, title: str = "Authorization letter
         b"<< /Length %d >>\nstream\n" % len(content) + content + b"endstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
+    if size > 1024:
+        filler = os.urandom(size - 1024)
+        objects.append(b"<< /Length %d >>\nstream\n" % len(filler) + filler + b"\nendstream")
     body = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
     offsets = []
     for number, obj in enumerate(objects, start=1):
@@ -273,12 +295,15 @@ def truncate(path: str | os.PathLike[str], keep_fraction: float, *, dest: str | 
     return target
 
 
-def pad_mdat(path: str | os.PathLike[str], total_size: int, *, dest: str | os.PathLike[str]) -> Path:
+def pad_mdat(
+    path: str | os.PathLike[str], total_size: int, *, dest: str | os.PathLike[str], random_fill: bool = False
+) -> Path:
     """Copy an MP4 to ``dest`` with an extra ``mdat`` box that makes it ``total_size`` bytes.
 
     The box goes right after the last box that holds media data and before a trailing ``moov``
     (so ``moov`` stays where it was, start or end); no sample refers to it, so the video plays as
-    before. Its payload is a hole in a sparse file: a 1 GiB sample costs a few KB of disk.
+    before. Its payload is a hole in a sparse file (a 1 GiB sample costs a few KB of disk), or
+    random bytes with ``random_fill`` (for upload benchmarks, where every byte must be sent).
     """
     source = Path(path).read_bytes()
     boxes = []
@@ -298,7 +323,14 @@ def pad_mdat(path: str | os.PathLike[str], total_size: int, *, dest: str | os.Pa
     with target.open("wb") as out:
         out.write(head)
         out.write(struct.pack(">I4sQ", 1, b"mdat", padding))  # 64-bit size: works past 4 GiB too
-        out.seek(padding - 16, os.SEEK_CUR)
+        if random_fill:
+            block = os.urandom(min(padding - 16, 4 * 1024 * 1024))
+            left = padding - 16
+            while left > 0:
+                out.write(block[: min(left, len(block))])
+                left -= len(block)
+        else:
+            out.seek(padding - 16, os.SEEK_CUR)
         out.write(tail)
         out.truncate()
     return target
