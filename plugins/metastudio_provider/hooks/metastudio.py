@@ -446,8 +446,11 @@ class MetaStudioHook(HttpHook):
             started = time.monotonic()
             with open_source(source, offset) as stream:
                 reader = SegmentReader(stream, length, ProgressReporter(length, self.progress_interval, emit))
-                request = requests.Request("PUT", url, data=reader, headers={"Content-Type": content_type})
-                response = self._send(self._upload_session, request, operation)
+                try:
+                    request = requests.Request("PUT", url, data=reader, headers={"Content-Type": content_type})
+                    response = self._send(self._upload_session, request, operation)
+                finally:
+                    reader.close()
             if response.status_code >= 400:
                 raise _api_error(response, operation=operation)
             if reader.bytes_sent != length:

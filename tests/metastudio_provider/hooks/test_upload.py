@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import subprocess
 import sys
 import textwrap
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from metastudio_provider.exceptions import MetaStudioAuthError, MetaStudioValidationError
-from metastudio_provider.hooks.upload import UploadSourceError
+from metastudio_provider.hooks.upload import UPLOAD_BUFFERS, SegmentReader, UploadSourceError
+from metastudio_sandbox.server import SandboxServer, run_in_thread
 from tests.support.local_server import LocalServer, Recorded, Reply
 
 MiB = 1024 * 1024
@@ -85,6 +90,84 @@ def test_retry_after_mid_upload_disconnect_resends_the_whole_segment(make_hook, 
     assert first.body_size <= MiB // 2
     assert (second.body_size, second.body_sha256) == (2 * MiB, _sha256(source, MiB, 2 * MiB))
     assert result.attempts == 2 and result.sha256 == second.body_sha256 and result.bytes_sent == 2 * MiB
+
+
+SANDBOX_AK, SANDBOX_SK = "UPLOADTESTACCESSKEY1", "upload-test-secret-key-0123456789"
+SANDBOX_PROJECT, SANDBOX_JOB = "0a11ce0000000000000000000000feed", "0a11ce00000000000000000000000c01"
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
+    history = [{"log_type": "SYSTEM_VERIFY_FAILED", "at": "-2d", "error_code": "44005901", "log_description": "720p"}]
+    job = {
+        "name": "c01",
+        "job_id": SANDBOX_JOB,
+        "state": "AUTO_VERIFY_FAILED",
+        "create_time": "-3d",
+        "history": history,
+    }
+    scenario = tmp_path_factory.mktemp("upload-sandbox") / "scenario.json"
+    scenario.write_text(json.dumps({"jobs": [job]}))
+    with run_in_thread(ak=SANDBOX_AK, sk=SANDBOX_SK, project_id=SANDBOX_PROJECT, scenario=scenario) as server:
+        yield server
+
+
+def received_by_sandbox(sandbox: SandboxServer, part: int) -> dict:
+    files = requests.get(f"{sandbox.url}/_sandbox/jobs/{SANDBOX_JOB}", timeout=10).json()["files"]
+    (record,) = [f for f in files if f["asset"] == "training_video" and f["part"] == part]
+    return record
+
+
+def test_reported_sha256_is_what_the_sandbox_received(make_hook, sandbox, tmp_path: Path) -> None:
+    """A byte range, and a retry after the server dropped the connection mid-body: each time the
+    hook reports the SHA-256 the server computed over the bytes it stored."""
+    source = _write(tmp_path / "video.mp4", 3 * MiB + 5000)
+    hook = make_hook(sandbox.url, login=SANDBOX_AK, password=SANDBOX_SK, project_id=SANDBOX_PROJECT)
+    urls = hook.update_training_job(SANDBOX_JOB, {"video_multipart_count": 3}).for_asset("training_video")
+    ranges = [(0, MiB), (MiB, MiB), (2 * MiB, MiB + 5000)]
+
+    middle = hook.upload_file(urls[1].url, source, offset=ranges[1][0], length=ranges[1][1])
+    assert middle.attempts == 1
+    assert middle.sha256 == received_by_sandbox(sandbox, 2)["sha256"] == _sha256(source, *ranges[1])
+
+    fault = {"disconnect_next": 1, "disconnect_after_bytes": 300_000}
+    requests.put(f"{sandbox.url}/_sandbox/faults/upload", json=fault, timeout=10).raise_for_status()
+    last = hook.upload_file(urls[2].url, source, offset=ranges[2][0], length=ranges[2][1])
+    assert last.attempts == 2 and last.bytes_sent == MiB + 5000  # re-opened at the offset, sent it all again
+    assert last.sha256 == received_by_sandbox(sandbox, 3)["sha256"] == _sha256(source, *ranges[2])
+
+
+def test_segment_reader_hashes_what_it_hands_out_in_a_fixed_set_of_buffers() -> None:
+    data = os.urandom(10 * 4096 + 17)
+    stream = io.BytesIO(b"head" + data)
+    stream.seek(4)
+    reader = SegmentReader(stream, len(data), block_size=4096)
+    sent, buffers = bytearray(), set()
+    while block := reader.read(8192):
+        buffers.add(id(block.obj))  # the bytearray behind the memoryview
+        sent += block  # copied now: the buffer is refilled by a later read
+    reader.close()
+    assert bytes(sent) == data and reader.bytes_sent == len(data)
+    assert reader.sha256 == hashlib.sha256(data).hexdigest()
+    assert len(buffers) == UPLOAD_BUFFERS  # 11 blocks, 2 buffers: memory does not grow with the size
+
+
+def hashing_threads() -> set[threading.Thread]:
+    return {thread for thread in threading.enumerate() if thread.name == "upload-sha256"}
+
+
+def test_the_hashing_thread_ends_after_the_last_block_or_on_close() -> None:
+    before = hashing_threads()
+    complete = SegmentReader(io.BytesIO(b"y" * 10_000), 10_000, block_size=4096)
+    while complete.read():
+        pass
+    assert complete.sha256 == hashlib.sha256(b"y" * 10_000).hexdigest()  # no close() needed
+    failed = SegmentReader(io.BytesIO(b"x" * 100_000), 100_000, block_size=4096)
+    failed.read()
+    failed.read()  # the request failed here: the rest is never read
+    failed.close()
+    assert failed.sha256 == hashlib.sha256(b"x" * 8192).hexdigest()
+    assert hashing_threads() <= before
 
 
 def test_refused_url_is_not_retried_and_names_no_secret(make_hook, sleeps, tmp_path: Path) -> None:
