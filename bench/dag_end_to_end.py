@@ -5,8 +5,9 @@ loopback, reset to the same scenario before each contender; review delay 1 h, so
 ``AUTO_VERIFYING`` and no review work competes). Each job gets four corrected files, realistic in
 kind and scaled down in size (stated in the output): a training video of ``--video-mib`` MiB
 (default 64; real ones are 300 MiB to several GiB), ID card front and back (300 and 280 KiB) and a
-signed authorization letter (150 KiB). The bench writes the files, the scenario and the
-corrections manifest in a temp dir.
+signed authorization letter (150 KiB), genuine media (``_bench.write_media``) so that they pass
+the DAG's pre-flight inspection. The bench writes the files, the scenario and the corrections
+manifest in a temp dir.
 
 * **plain script** (the baseline): one Python process (timed from its start, imports included)
   that lists the verify-failed jobs, then for each job in turn: Update, upload every file and
@@ -18,13 +19,20 @@ corrections manifest in a temp dir.
   to the run's ``end_date`` in the metadata DB. Also reported: task instances created, their
   summed run time, and the run's own start-to-end time.
 
-Afterwards every job must be ``AUTO_VERIFYING`` with every byte received, for both contenders.
+Afterwards every job must be ``AUTO_VERIFYING`` with every byte received, for every contender.
 Airflow settings under test (flags): ``[core] parallelism``, ``[core] max_active_tasks_per_dag``,
-the ``metastudio_api`` pool's slots.
+the ``metastudio_api`` pool's slots, the parts a job uploads at a time (Variable
+``metastudio_upload_concurrency``).
 
-Goal (issue #6): DAG wall time <= 1.5 x the plain script's.
+``--compare NAME=ROOT`` (repeatable) runs another checkout of this project too, in every round,
+under the same conditions: its ``dags/`` folder, with its ``plugins/`` and ``include/`` first on
+``PYTHONPATH``. That is how DAG designs are compared (e.g. ``git archive <commit> | tar -x -C
+/tmp/old`` then ``--compare old=/tmp/old``); the plain script and the sandbox are this tree's.
+
+Goal (issues #6, #11): DAG wall time <= 1.5 x the plain script's.
 
     .venv/bin/python bench/dag_end_to_end.py [--jobs 50] [--video-mib 64] [--runs 1] [--quick]
+        [--compare NAME=ROOT ...] [--upload-concurrency 4]
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -49,10 +58,10 @@ import yaml
 
 DAG_ID = "metastudio_training_remediation"
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
-SMALL_FILES = {  # manifest asset kind: (file name, size, signature)
-    "id_card_front": ("id_front.jpg", 300 * 1024, b.JPEG_HEAD),
-    "id_card_back": ("id_back.jpg", 280 * 1024, b.JPEG_HEAD),
-    "authorization_letter": ("letter.pdf", 150 * 1024, b.PDF_HEAD),
+SMALL_FILES = {  # manifest asset kind: (file name, size)
+    "id_card_front": ("id_front.jpg", 300 * 1024),
+    "id_card_back": ("id_back.jpg", 280 * 1024),
+    "authorization_letter": ("letter.pdf", 150 * 1024),
 }
 
 
@@ -70,9 +79,9 @@ def write_inputs(tmp: Path, jobs: int, video_mib: int) -> tuple[dict[str, Any], 
     for spec in scenario["jobs"]:
         folder = root / spec["job_id"]
         assets = {"training_video": f"{spec['job_id']}/training_video.mp4"}
-        total += b.write_file(folder / "training_video.mp4", video_mib * b.MiB, b.MP4_HEAD).stat().st_size
-        for kind, (name, size, head) in SMALL_FILES.items():
-            total += b.write_file(folder / name, size, head, block=size).stat().st_size
+        total += b.write_media(folder / "training_video.mp4", video_mib * b.MiB).stat().st_size
+        for kind, (name, size) in SMALL_FILES.items():
+            total += b.write_media(folder / name, size).stat().st_size
             assets[kind] = f"{spec['job_id']}/{name}"
         corrections[spec["job_id"]] = {"note": "re-shot and re-scanned", "assets": assets}
     manifest = tmp / "corrections.yaml"
@@ -141,15 +150,21 @@ def run_plain(env: dict[str, str], manifest: Path) -> float:
 
 
 def airflow_env(
-    home: Path, sandbox_url: str, manifest: Path, args: argparse.Namespace, api_port: int
+    home: Path, sandbox_url: str, manifest: Path, args: argparse.Namespace, api_port: int, root: Path = b.PROJECT
 ) -> dict[str, str]:
+    """The environment of one Airflow; ``root``: the project checkout whose DAG and code it runs."""
     from cryptography.fernet import Fernet
 
+    code = {}
+    if root != b.PROJECT:  # another checkout: its packages first (ahead of this tree's editable install)
+        paths = [str(root / "plugins"), str(root / "include"), os.environ.get("PYTHONPATH", "")]
+        code["PYTHONPATH"] = os.pathsep.join(path for path in paths if path)
     return {
         **os.environ,
+        **code,
         **b.connection_env(sandbox_url, conn_id="metastudio_default", read_timeout=60),
         "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(b.PROJECT / "dags"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(root / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
@@ -170,6 +185,7 @@ def airflow_env(
         ),
         "AIRFLOW_VAR_METASTUDIO_CORRECTIONS_PATH": str(manifest),
         "AIRFLOW_VAR_METASTUDIO_REPORT_DIR": str(home / "reports"),
+        "AIRFLOW_VAR_METASTUDIO_UPLOAD_CONCURRENCY": str(args.upload_concurrency),
     }
 
 
@@ -280,6 +296,7 @@ def run_dag(env: dict[str, str], home: Path, jobs: int, timeout: float) -> dict[
         "task_seconds": sum(t[6] or 0 for t in tis),
         "queue_wait_median": b.median(queue_waits) if queue_waits else 0.0,
         "by_task": _by_task(tis),
+        "states": dict(Counter(f"{t[0]} {t[2]}" for t in tis)),
     }
 
 
@@ -317,20 +334,66 @@ def check_sandbox(url: str, scenario: dict[str, Any], total: int, who: str) -> N
         raise SystemExit(f"{who}: jobs ended {states}, {received} of {total} bytes received")
 
 
+def contender(value: str) -> tuple[str, Path]:
+    """``NAME=ROOT`` of ``--compare``: a project checkout with ``dags/``, ``plugins/`` and ``include/``."""
+    name, _, root = value.partition("=")
+    path = Path(root).resolve()
+    if not name or not root or not (path / "dags").is_dir():
+        raise argparse.ArgumentTypeError(f"{value!r}: expected NAME=ROOT, ROOT a project checkout with a dags/ folder")
+    return name, path
+
+
+def run_airflow(
+    name: str, root: Path, tmp: Path, url: str, manifest: Path, scenario: dict[str, Any], total: int, args, n: int
+) -> dict[str, Any]:
+    """One DAG run of the checkout at ``root`` in a fresh Airflow home, against a reset sandbox."""
+    b.admin(url, "POST", "/reset", json=scenario)
+    os.sync()
+    home = tmp / f"airflow-{name}-{n}"
+    env = airflow_env(home, url, manifest, args, free_port(), root)
+    subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True)
+    subprocess.run(
+        [AIRFLOW, "pools", "set", "metastudio_api", str(args.pool_slots), "bench"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    cpu, sandbox_cpu = children_cpu(), process_cpu(args.sandbox_pid)
+    result = run_dag(env, home, args.jobs, args.timeout)
+    # Airflow's processes (and their workers and tasks) were stopped and reaped: all counted.
+    result["airflow_cpu"] = children_cpu() - cpu
+    result["sandbox_cpu"] = process_cpu(args.sandbox_pid) - sandbox_cpu
+    check_sandbox(url, scenario, total, f"{name} (task instances: {result['states']})")
+    print(
+        f"round {n}: {name} {result['wall']:.1f} s wall ({result['trigger_cli']:.1f} s of it the trigger command),"
+        f" run {result['run']:.1f} s, {result['task_instances']} task instances; CPU: Airflow"
+        f" {result['airflow_cpu']:.1f} s (from process start to stop), sandbox {result['sandbox_cpu']:.1f} s"
+    )
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=50)
     parser.add_argument("--video-mib", type=int, default=64)
-    parser.add_argument("--runs", type=int, default=1, help="rounds of (plain script, DAG)")
+    parser.add_argument("--runs", type=int, default=1, help="rounds of (plain script, DAG, compared DAGs)")
     parser.add_argument("--pool-slots", type=int, default=8, help="slots of the metastudio_api pool")
     parser.add_argument("--parallelism", type=int, default=32, help="[core] parallelism (LocalExecutor workers)")
     parser.add_argument("--max-active-tasks", type=int, default=16, help="[core] max_active_tasks_per_dag")
     parser.add_argument("--api-workers", type=int, default=1, help="[api] workers of the API server")
     parser.add_argument(
-        "--preload",
-        action="store_true",
-        help="import the provider's hook in the scheduler (a plugin, lazy_load_plugins=False) so the task processes"
-        " it forks inherit it instead of importing requests/aiohttp each",
+        "--upload-concurrency",
+        type=int,
+        default=4,
+        help="parts a job uploads at a time (metastudio_upload_concurrency)",
+    )
+    parser.add_argument(
+        "--compare",
+        type=contender,
+        action="append",
+        default=[],
+        metavar="NAME=ROOT",
+        help="also run the DAG of another project checkout, in every round (e.g. an older commit)",
     )
     parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for the DAG run")
     parser.add_argument("--quick", action="store_true", help="3 jobs, 4 MiB videos, 1 round (smoke test)")
@@ -344,6 +407,7 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM (e.g. a test timing out) unwinds through the finally blocks: Airflow and the sandbox stop.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     print(f"machine: {b.machine()}")
+    contenders = [("DAG", b.PROJECT), *args.compare]
     with tempfile.TemporaryDirectory(prefix="bench-e2e-") as name:
         tmp = Path(name)
         scenario, manifest, total = write_inputs(tmp, args.jobs, args.video_mib)
@@ -352,15 +416,17 @@ def main(argv: list[str] | None = None) -> int:
             f" GiB), ID card front 300 KiB, back 280 KiB, letter 150 KiB; {total / 1e6:.0f} MB in all"
         )
         print(
-            f"Airflow: LocalExecutor on SQLite, preload={args.preload}, parallelism={args.parallelism},"
-            f" max_active_tasks_per_dag="
-            f"{args.max_active_tasks}, pool metastudio_api={args.pool_slots} slots,"
-            f" api-server workers={args.api_workers}"
+            f"Airflow: LocalExecutor on SQLite, parallelism={args.parallelism},"
+            f" max_active_tasks_per_dag={args.max_active_tasks}, pool metastudio_api={args.pool_slots} slots,"
+            f" api-server workers={args.api_workers}, upload concurrency per job={args.upload_concurrency}"
         )
+        for label, root in args.compare:
+            print(f"compared: {label} = {root}")
         sandbox, url = b.start_sandbox(tmp / "sandbox", review_delay=3600)
+        args.sandbox_pid = sandbox.pid
         plain_times: list[float] = []
         plain_cpu: list[tuple[float, float]] = []
-        dag_results: list[dict[str, Any]] = []
+        results: dict[str, list[dict[str, Any]]] = {label: [] for label, _ in contenders}
         try:
             base_env = {**os.environ, **b.connection_env(url), "AIRFLOW_HOME": str(tmp / "plain-home")}
             for round_number in range(1, args.runs + 1):
@@ -374,61 +440,48 @@ def main(argv: list[str] | None = None) -> int:
                     f"round {round_number}: plain script {plain_times[-1]:.1f} s; CPU: script {plain_cpu[-1][0]:.1f} s,"
                     f" sandbox {plain_cpu[-1][1]:.1f} s"
                 )
-
-                b.admin(url, "POST", "/reset", json=scenario)
-                os.sync()
-                home = tmp / f"airflow-{round_number}"
-                env = airflow_env(home, url, manifest, args, free_port())
-                subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True)
-                subprocess.run(
-                    [AIRFLOW, "pools", "set", "metastudio_api", str(args.pool_slots), "bench"],
-                    env=env,
-                    check=True,
-                    capture_output=True,
-                )
-                cpu, sandbox_cpu = children_cpu(), process_cpu(sandbox.pid)
-                dag_results.append(run_dag(env, home, args.jobs, args.timeout))
-                result = dag_results[-1]
-                # Airflow's processes (and their workers and tasks) were stopped and reaped: all counted.
-                result["airflow_cpu"] = children_cpu() - cpu
-                result["sandbox_cpu"] = process_cpu(sandbox.pid) - sandbox_cpu
-                check_sandbox(url, scenario, total, "DAG")
-                print(
-                    f"round {round_number}: DAG {result['wall']:.1f} s wall ({result['trigger_cli']:.1f} s of it the"
-                    f" trigger command), run {result['run']:.1f} s, {result['task_instances']} task instances;"
-                    f" CPU: Airflow {result['airflow_cpu']:.1f} s (from process start to stop), sandbox"
-                    f" {result['sandbox_cpu']:.1f} s"
-                )
+                for label, root in contenders:
+                    results[label].append(
+                        run_airflow(label, root, tmp, url, manifest, scenario, total, args, round_number)
+                    )
         finally:
             b.stop(sandbox)
 
     plain_wall = b.median(plain_times)
-    dag_wall = b.median(r["wall"] for r in dag_results)
-    last = dag_results[-1]
-    ratio = dag_wall / plain_wall
     print(f"\nmedians of {args.runs} round(s):")
     print(f"  plain script (sequential, hook only)  {plain_wall:7.1f} s   {total / plain_wall / 1e6:6.0f} MB/s")
-    print(f"  DAG, trigger to end of run            {dag_wall:7.1f} s   {total / dag_wall / 1e6:6.0f} MB/s")
-    print(f"  DAG run, start to end                 {b.median(r['run'] for r in dag_results):7.1f} s")
+    print(f"  CPU: plain script process          {b.median(c[0] for c in plain_cpu):7.1f} s")
+    ratio = summarize("DAG", results["DAG"], plain_wall, total)
+    for label, _root in args.compare:
+        print(f"\ncompared: {label}")
+        summarize(label, results[label], plain_wall, total)
+    print(f"\ndag_end_to_end: all goals {b.verdict(ratio <= 1.5)}")
+    return 0
+
+
+def summarize(label: str, runs: list[dict[str, Any]], plain_wall: float, total: int) -> float:
+    """Print one DAG's medians and per-task figures; returns its wall-time ratio to the plain script."""
+    wall = b.median(r["wall"] for r in runs)
+    last = runs[-1]
+    ratio = wall / plain_wall
+    print(f"  {label}, trigger to end of run{'':<{14 - len(label)}}{wall:7.1f} s   {total / wall / 1e6:6.0f} MB/s")
+    print(f"  {label} run, start to end{'':<{17 - len(label)}}{b.median(r['run'] for r in runs):7.1f} s")
     print(f"  task instances created                {last['task_instances']:7d}")
     print(f"  summed task run time                  {last['task_seconds']:7.1f} s")
     print(f"  median wait queued -> running         {last['queue_wait_median']:7.1f} s")
     print("  per task: instances, median run time")
     for task, (count, seconds) in sorted(last["by_task"].items(), key=lambda item: -item[1][0] * item[1][1]):
         print(f"    {task:<20} {count:4d} x {seconds:6.2f} s")
-    cores = os.cpu_count() or 1
-    airflow_cpu = b.median(r["airflow_cpu"] for r in dag_results)
-    script_cpu = b.median(c[0] for c in plain_cpu)
-    print(f"  CPU: plain script process          {script_cpu:7.1f} s")
+    airflow_cpu = b.median(r["airflow_cpu"] for r in runs)
     per_task = airflow_cpu / last["task_instances"]
     print(f"  CPU: Airflow, all processes         {airflow_cpu:7.1f} s   (~{per_task:.2f} s per task instance)")
+    cores = os.cpu_count() or 1
     print(
         f"  CPU-bound floor of the DAG on {cores} cores: (Airflow + sandbox CPU) / cores ="
-        f" {(airflow_cpu + b.median(r['sandbox_cpu'] for r in dag_results)) / cores:.1f} s"
+        f" {(airflow_cpu + b.median(r['sandbox_cpu'] for r in runs)) / cores:.1f} s"
     )
-    print(f"  ratio DAG / plain script: {ratio:.2f} (goal <= 1.5): {b.verdict(ratio <= 1.5)}")
-    print(f"\ndag_end_to_end: all goals {b.verdict(ratio <= 1.5)}")
-    return 0
+    print(f"  ratio {label} / plain script: {ratio:.2f} (goal <= 1.5): {b.verdict(ratio <= 1.5)}")
+    return ratio
 
 
 if __name__ == "__main__":
