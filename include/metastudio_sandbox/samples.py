@@ -32,7 +32,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-GENERATOR_VERSION = 1  # part of the cache key: bump when a maker's output changes
+GENERATOR_VERSION = 3  # part of the cache key: bump when a maker's output changes
 
 Color = tuple[int, int, int]
 
@@ -129,6 +129,7 @@ def make_video(
     rotation: int = 0,
     fps: int | Fraction = 1,
     faststart: bool = False,
+    fragmented: bool = False,
 ) -> Path:
     """An H.264 MP4 of one still frame, ``seconds`` long.
 
@@ -137,6 +138,8 @@ def make_video(
         the convention of a phone's ``rotate`` tag: a portrait phone video is 1920x1080 stored, 90)
     :param fps: frames per second (a :class:`~fractions.Fraction` below 1 makes long files quicker)
     :param faststart: put ``moov`` before ``mdat`` (as web-optimised files do); otherwise it is last
+    :param fragmented: a fragmented MP4 (an empty ``moov``, then one ``moof``/``mdat`` pair per
+        10-second keyframe interval), as streaming tools and some recorders write
     """
     import av  # development dependency; see the module docstring
 
@@ -147,11 +150,13 @@ def make_video(
     if frames < 1:
         raise ValueError(f"{seconds} s at {fps} fps is no frame at all")
     target = Path(path)
-    options = {"movflags": "+faststart"} if faststart else {}
+    gop = max(1, round(10 * rate)) if fragmented else frames  # fragments start at keyframes
+    flags = ("+faststart" if faststart else "") + ("+frag_keyframe+empty_moov+default_base_moof" if fragmented else "")
+    options = {"movflags": flags} if flags else {}
     with av.open(str(target), "w", format="mp4", options=options) as container:
         stream = container.add_stream("libx264", rate=rate)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"preset": "ultrafast", "tune": "stillimage", "crf": "28", "g": str(max(1, 10 * frames))}
+        stream.options = {"preset": "ultrafast", "tune": "stillimage", "crf": "28", "g": str(gop)}
         if rotation % 360:
             stream.set_display_rotation(-rotation)  # PyAV takes counter-clockwise degrees
         frame = _frame(_studio_frame(width, height), width, height).reformat(format="yuv420p")
@@ -233,9 +238,17 @@ def make_pdf(
         b"<< /Length %d >>\nstream\n" % len(content) + content + b"endstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
-    if size > 1024:
-        filler = os.urandom(size - 1024)
-        objects.append(b"<< /Length %d >>\nstream\n" % len(filler) + filler + b"\nendstream")
+    data = _pdf_file(objects)
+    if len(data) < size:  # the filler object's own wrapper makes the file a little larger than asked
+        filler = os.urandom(size - len(data))
+        data = _pdf_file([*objects, b"<< /Length %d >>\nstream\n" % len(filler) + filler + b"\nendstream"])
+    target = Path(path)
+    target.write_bytes(data)
+    return target
+
+
+def _pdf_file(objects: list[bytes]) -> bytes:
+    """Header, numbered objects, a cross-reference table with their exact offsets, and the trailer."""
     body = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
     offsets = []
     for number, obj in enumerate(objects, start=1):
@@ -245,9 +258,7 @@ def make_pdf(
     body += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     body += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
     body += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    target = Path(path)
-    target.write_bytes(bytes(body))
-    return target
+    return bytes(body)
 
 
 def make_wav(path: str | os.PathLike[str], *, seconds: float = 1.0, frequency: float = 440.0) -> Path:

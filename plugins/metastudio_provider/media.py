@@ -297,6 +297,7 @@ class _Check:
     facts: dict[str, Any] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     head: bytes = b""
+    _last_moof: tuple[int, int] | None = None
 
     def add(self, rule: str, what: str, measured: str | None = None, review_code: str | None = None) -> None:
         self.findings.append(Finding(rule, f"{self.name}: {what}", measured, review_code))
@@ -312,7 +313,8 @@ class _Check:
         self._check_extension(found)
         formats, rule = KIND_FORMATS[self.kind]
         if found not in formats:
-            accepted = " or ".join(FORMAT_LABELS[f] for f in formats)
+            labels = [FORMAT_LABELS[f] for f in formats]
+            accepted = " or ".join([", ".join(labels[:-1]), labels[-1]] if len(labels) > 1 else labels)
             measured = FORMAT_LABELS.get(found or "", "an unknown format")
             self.add(rule, f"{measured}; MetaStudio accepts {accepted} for {self.kind}", measured)
             return
@@ -340,6 +342,8 @@ class _Check:
         self.facts["moov_offset"] = offset
         self.facts["faststart"] = offset < self.facts.get("mdat_offset", self.reader.size)
         movie = _parse_moov(self.reader.read_at(offset + 8, size - 8))
+        if movie.fragmented and movie.duration_s is None and movie.video and self._last_moof:
+            movie.duration_s = self._fragmented_duration(movie.video, movie.default_durations)
         if movie.error:
             self.add("video.truncated", f"the moov box is corrupt ({movie.error}); the file cannot be played", None)
             return
@@ -351,16 +355,23 @@ class _Check:
             self._training_rules(movie)
 
     def _find_moov(self) -> tuple[int, int] | None:
-        """Walk the top-level boxes by their headers; the moov box's (offset, size), or None with a finding."""
+        """Walk the top-level boxes by their headers; the moov box's (offset, size), or None with a finding.
+
+        Also remembers the last ``moof`` (a fragmented file's last fragment gives its duration),
+        unless there are more than ``MAX_TOP_LEVEL_BOXES`` boxes: then the walk stops at the cap.
+        """
         moov = None
         for count, (offset, box_type, size, error) in enumerate(_top_level_boxes(self.reader)):
             if error:
                 self.add("video.truncated", f"{error}; the file is incomplete or corrupt", None)
                 return None
-            if count >= MAX_TOP_LEVEL_BOXES:
+            if count >= MAX_TOP_LEVEL_BOXES and moov:
+                self._last_moof = None  # not the last one: the duration stays unmeasured
                 break
             if box_type == b"moov":
                 moov = (offset, size)
+            elif box_type == b"moof":
+                self._last_moof = (offset, size)
             elif box_type == b"mdat" and "mdat_offset" not in self.facts:
                 self.facts["mdat_offset"] = offset
         if moov is None:
@@ -375,6 +386,18 @@ class _Check:
             return None
         return moov
 
+    def _fragmented_duration(self, video: _Track, default_durations: dict[int, int]) -> float | None:
+        """Seconds up to the end of the last fragment of the video track; None when not measurable."""
+        offset, size = self._last_moof  # type: ignore[misc]
+        if size > MAX_MOOV_BYTES or not video.timescale:
+            return None
+        moof = self.reader.read_at(offset + 8, size - 8)
+        try:
+            end = _fragment_end(moof, video.track_id, default_durations.get(video.track_id, 0))
+        except (ValueError, struct.error):
+            return None
+        return None if end is None else end / video.timescale
+
     def _training_rules(self, movie: _Movie) -> None:
         width, height = self.facts["width"], self.facts["height"]
         if (width, height) not in TRAINING_RESOLUTIONS:
@@ -385,6 +408,8 @@ class _Check:
                 REVIEW_CODE_RESOLUTION,
             )
         seconds = movie.duration_s
+        if seconds is None:  # a fragmented MP4 whose length could not be measured: no verdict
+            return
         if not MIN_DURATION_S - DURATION_TOLERANCE_S <= seconds <= MAX_DURATION_S + DURATION_TOLERANCE_S:
             self.add(
                 "video.duration",
@@ -518,6 +543,8 @@ def _child(payload: bytes, *path: bytes) -> bytes | None:
 
 @dataclass
 class _Track:
+    track_id: int
+    timescale: int  # of the media (mdhd): fragment times are in it
     handler: str
     codec: str | None
     width: int  # display size before rotation (tkhd), falls back to the coded size
@@ -530,14 +557,16 @@ class _Track:
 
 @dataclass
 class _Movie:
-    duration_s: float = 0.0
+    duration_s: float | None = 0.0  # None: fragmented, and not yet measured from the fragments
     video: _Track | None = None
     audio: _Track | None = None
     fragmented: bool = False
+    default_durations: dict[int, int] = field(default_factory=dict)  # trex: track id -> sample duration
     error: str | None = None
 
     def facts(self) -> dict[str, Any]:
-        facts: dict[str, Any] = {"duration_s": round(self.duration_s, 3), "fragmented": self.fragmented}
+        duration = None if self.duration_s is None else round(self.duration_s, 3)
+        facts: dict[str, Any] = {"duration_s": duration, "fragmented": self.fragmented}
         if self.video:
             turned = self.video.rotation in (90, 270)
             facts.update(
@@ -553,20 +582,18 @@ class _Movie:
 
 
 def _parse_moov(moov: bytes) -> _Movie:
+    """Duration and tracks from a moov box; a fragmented movie without ``mehd`` gets duration None."""
     movie = _Movie()
     try:
         track_durations = []
         timescale = 0
+        extends = None
         for box_type, body in _children(moov):
             if box_type == b"mvhd":
                 timescale, duration = _timescale_duration(body, 12, 20)
                 movie.duration_s = duration / timescale if timescale else 0.0
             elif box_type == b"mvex":
-                movie.fragmented = True
-                mehd = _child(body, b"mehd")  # fragment_duration, in the movie timescale
-                if mehd and timescale and not movie.duration_s:
-                    fmt = ">Q" if mehd[0] == 1 else ">I"
-                    movie.duration_s = struct.unpack_from(fmt, mehd, 4)[0] / timescale
+                extends = body
             elif box_type == b"trak":
                 track = _parse_trak(body)
                 if track is None:
@@ -578,9 +605,53 @@ def _parse_moov(moov: bytes) -> _Movie:
                     movie.audio = track
         if not movie.duration_s and track_durations:
             movie.duration_s = max(track_durations)
+        if extends is not None:
+            # Fragmented: mvhd covers only the samples in moov (often none); the whole length is in
+            # mehd when the writer knew it, otherwise it comes from the last fragment.
+            movie.fragmented = True
+            movie.duration_s = None
+            for box_type, body in _children(extends):
+                if box_type == b"mehd" and timescale:
+                    movie.duration_s = struct.unpack_from(">Q" if body[0] == 1 else ">I", body, 4)[0] / timescale
+                elif box_type == b"trex":
+                    track_id, _index, default_duration = struct.unpack_from(">III", body, 4)
+                    movie.default_durations[track_id] = default_duration
     except (ValueError, struct.error) as exc:
         movie.error = str(exc)
     return movie
+
+
+def _fragment_end(moof: bytes, track_id: int, default_duration: int) -> int | None:
+    """End time of ``track_id`` in a moof box (tfdt + its sample durations), in the media timescale."""
+    for box_type, traf in _children(moof):
+        if box_type != b"traf":
+            continue
+        tfhd = _child(traf, b"tfhd")
+        if tfhd is None or struct.unpack_from(">I", tfhd, 4)[0] != track_id:
+            continue
+        flags = int.from_bytes(tfhd[1:4], "big")
+        position = 8 + (8 if flags & 0x01 else 0) + (4 if flags & 0x02 else 0)
+        if flags & 0x08:
+            default_duration = struct.unpack_from(">I", tfhd, position)[0]
+        tfdt = _child(traf, b"tfdt")
+        if tfdt is None:
+            return None
+        end = struct.unpack_from(">Q" if tfdt[0] == 1 else ">I", tfdt, 4)[0]
+        for kind, trun in _children(traf):
+            if kind == b"trun":
+                end += _run_duration(trun, default_duration)
+        return end
+    return None
+
+
+def _run_duration(trun: bytes, default_duration: int) -> int:
+    flags = int.from_bytes(trun[1:4], "big")
+    count = struct.unpack_from(">I", trun, 4)[0]
+    if not flags & 0x100:  # no per-sample durations
+        return count * default_duration
+    position = 8 + (4 if flags & 0x01 else 0) + (4 if flags & 0x04 else 0)
+    stride = 4 * sum(1 for bit in (0x100, 0x200, 0x400, 0x800) if flags & bit)
+    return sum(struct.unpack_from(">I", trun, position + index * stride)[0] for index in range(count))
 
 
 def _timescale_duration(body: bytes, v0_offset: int, v1_offset: int) -> tuple[int, int]:
@@ -598,7 +669,7 @@ def _parse_trak(trak: bytes) -> _Track | None:
     hdlr = _child(mdia, b"hdlr")
     handler = hdlr[8:12].decode("latin-1") if hdlr and len(hdlr) >= 12 else ""
     mdhd = _child(mdia, b"mdhd")
-    duration_s = None
+    duration_s, timescale = None, 0
     if mdhd:
         timescale, duration = _timescale_duration(mdhd, 12, 20)
         duration_s = duration / timescale if timescale else None
@@ -610,6 +681,8 @@ def _parse_trak(trak: bytes) -> _Track | None:
     if (not width or not height) and coded:
         width, height = coded
     return _Track(
+        track_id=struct.unpack_from(">I", tkhd, 20 if tkhd[0] == 1 else 12)[0],
+        timescale=timescale,
         handler=handler,
         codec=codec,
         width=width,

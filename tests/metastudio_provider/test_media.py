@@ -135,6 +135,17 @@ def test_moov_at_the_end_and_at_the_start_give_the_same_facts(media: SampleMedia
     assert at_end.ok and at_start.ok
 
 
+@pytest.mark.parametrize(("seconds", "ok"), [(200, True), (120, False)])
+def test_a_fragmented_mp4_is_measured_from_its_last_fragment(
+    media: SampleMedia, tmp_path: Path, seconds: int, ok: bool
+) -> None:
+    """Its moov holds no samples (mvhd says 0 s): the length is the last moof's decode time + samples."""
+    inspection = inspect_asset("training_video", video(media, tmp_path, seconds=seconds, fragmented=True))
+    assert inspection.facts["fragmented"] is True
+    assert inspection.facts["duration_s"] == seconds
+    assert inspection.ok is ok
+
+
 @pytest.mark.parametrize("faststart", [False, True])
 def test_a_truncated_mp4_is_a_finding_not_a_crash(media: SampleMedia, tmp_path: Path, faststart: bool) -> None:
     path = samples.truncate(video(media, tmp_path, faststart=faststart), 0.5)
@@ -255,7 +266,7 @@ def test_letter_rules(media: SampleMedia, tmp_path: Path) -> None:
     docx = tmp_path / "letter.docx"
     docx.write_bytes(b"PK\x03\x04" + bytes(100))
     [finding] = inspect_asset("authorization_letter", docx).findings
-    assert finding.message == "letter.docx: ZIP; MetaStudio accepts PDF or JPEG or PNG for authorization_letter"
+    assert finding.message == "letter.docx: ZIP; MetaStudio accepts PDF, JPEG or PNG for authorization_letter"
 
 
 def test_audio_zip_of_wav_and_txt(media: SampleMedia, tmp_path: Path) -> None:

@@ -43,6 +43,24 @@ def test_video_variants(media: SampleMedia, tmp_path: Path) -> None:
     assert probe_video(slow)[3:5] == (60.0, 12)
 
 
+def test_fragmented_video_plays_whole(media: SampleMedia, tmp_path: Path) -> None:
+    path = media.make(tmp_path / "f.mp4", samples.make_video, width=640, height=360, seconds=40, fragmented=True)
+    assert path.read_bytes().count(b"moof") == 4  # a fragment per 10-second keyframe interval
+    assert probe_video(path) == ("h264", 640, 360, 40.0, 40, 0)
+
+
+def test_padded_photo_and_letter_stay_valid(tmp_path: Path) -> None:
+    jpeg = samples.make_jpeg(tmp_path / "id.jpg", width=320, height=200, size=200_000)
+    assert jpeg.stat().st_size >= 200_000
+    with av.open(str(jpeg)) as container:
+        assert next(container.decode(video=0)).width == 320
+    pdf = samples.make_pdf(tmp_path / "letter.pdf", size=100_000).read_bytes()
+    assert len(pdf) >= 100_000 and pdf.rstrip().endswith(b"%%EOF")
+    startxref = int(re.search(rb"startxref\n(\d+)\n", pdf).group(1))  # type: ignore[union-attr]
+    offsets = re.findall(rb"(\d{10}) 00000 n ", pdf[startxref:])
+    assert [pdf[int(o) :].split(b"\n", 1)[0] for o in offsets] == [b"%d 0 obj" % n for n in range(1, 7)]
+
+
 def test_rotation_is_a_display_matrix_ffmpeg_reads(media: SampleMedia, tmp_path: Path) -> None:
     path = media.make(tmp_path / "r.mp4", samples.make_video, width=640, height=360, seconds=5, rotation=90)
     # FFmpeg reports counter-clockwise degrees; our rotation=90 is clockwise (a phone's "rotate" tag).
@@ -64,6 +82,9 @@ def test_padded_video_still_plays(media: SampleMedia, tmp_path: Path, faststart:
     assert big.stat().st_size == 64 * 1024**2
     assert big.stat().st_blocks * 512 < 8 * 1024**2  # sparse: the padding is a hole
     assert probe_video(big) == probe_video(small)
+    filled = samples.pad_mdat(small, 8 * 1024**2, dest=tmp_path / "filled.mp4", random_fill=True)
+    assert filled.stat().st_blocks * 512 >= 8 * 1024**2 - 4096  # every byte written
+    assert probe_video(filled) == probe_video(small)
 
 
 def test_truncated_video_fails_in_ffmpeg_too(media: SampleMedia, tmp_path: Path) -> None:
