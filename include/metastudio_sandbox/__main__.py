@@ -17,6 +17,17 @@ from metastudio_sandbox.settings import Settings
 READY_LINE = "MetaStudio sandbox listening on {url}"
 
 
+def non_negative(text: str) -> float:
+    """argparse type: a finite number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return value
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     defaults = Settings()
     parser = argparse.ArgumentParser(prog="python -m metastudio_sandbox", description=__doc__)
@@ -36,6 +47,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--token-ttl", type=float, default=defaults.token_ttl, help="IAM token lifetime, seconds")
     parser.add_argument("--url-ttl", type=float, default=defaults.url_ttl, help="presigned URL lifetime, seconds")
     parser.add_argument("--clock-skew", type=float, default=defaults.clock_skew, help="max X-Sdk-Date skew, s")
+    parser.add_argument(
+        "--upload-rate-mbps",
+        type=non_negative,
+        default=defaults.upload_rate_mbps,
+        metavar="N",
+        help="per-connection upload rate limit in megabits per second, like OBS's (0: unlimited)",
+    )
     parser.add_argument(
         "--fault",
         action="append",
@@ -76,6 +94,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         token_ttl=args.token_ttl,
         url_ttl=args.url_ttl,
         clock_skew=args.clock_skew,
+        upload_rate_mbps=args.upload_rate_mbps,
         fault_seed=args.fault_seed,
         faults=faults,
         throttles=throttles,

@@ -63,7 +63,7 @@ class Sandbox:
         for operation, throttle in settings.throttles.items():
             self.faults.set_throttle(operation, throttle["rate"], throttle.get("burst"))
         self.jobs = JobService(self.store, settings, self.signer)
-        self.uploads = UploadHandler(self.store, self.signer)
+        self.uploads = UploadHandler(self.store, self.signer, settings)
         self.downloads = DownloadHandler(self.store, self.signer)
         if fresh:  # a restart with a data dir keeps its jobs instead of re-seeding
             self.load(read_scenario(settings.scenario) if settings.scenario else DEFAULT_SCENARIO)

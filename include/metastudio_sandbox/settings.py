@@ -25,11 +25,12 @@ class Settings:
     token_ttl: float = 24 * 3600.0  # IAM token lifetime in seconds
     url_ttl: float = 24 * 3600.0  # presigned upload/download URL lifetime in seconds
     clock_skew: float = 15 * 60.0  # accepted difference between X-Sdk-Date and the server clock
+    upload_rate_mbps: float = 0.0  # per-connection upload rate in megabits per second; 0: unlimited
     fault_seed: int = 0
     faults: dict[str, dict[str, object]] = field(default_factory=dict)
     throttles: dict[str, dict[str, float]] = field(default_factory=dict)
 
-    MUTABLE = ("review_delay", "token_ttl", "url_ttl", "clock_skew")
+    MUTABLE = ("review_delay", "token_ttl", "url_ttl", "clock_skew", "upload_rate_mbps")
 
     def public_view(self) -> dict[str, object]:
         """Settings safe to show over the admin API (no secrets)."""

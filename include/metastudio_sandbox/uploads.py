@@ -33,6 +33,8 @@ from metastudio_sandbox.errors import (
     ApiError,
 )
 from metastudio_sandbox.faults import Decision
+from metastudio_sandbox.pacing import Pacer, mbps_to_bytes_per_second
+from metastudio_sandbox.settings import Settings
 from metastudio_sandbox.store import URL_ACTIVE, URL_USED, FileRecord, Store
 
 UPLOAD_PREFIX = "/_obs/upload/"
@@ -200,6 +202,27 @@ def _write_all(fd: int, batch: list[bytes], total: int) -> None:
             rest = rest[os.write(fd, rest) :]
 
 
+class _ReadGate:
+    """Stops reading a transport while any reason holds (disk back-pressure, the rate limit)."""
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        self._reasons: set[str] = set()
+
+    def hold(self, reason: str, held: bool) -> None:
+        was_held = bool(self._reasons)
+        if held:
+            self._reasons.add(reason)
+        else:
+            self._reasons.discard(reason)
+        if self._transport.is_closing() or was_held == bool(self._reasons):
+            return
+        if self._reasons:
+            self._transport.pause_reading()
+        else:
+            self._transport.resume_reading()
+
+
 class _BodyReader(asyncio.Protocol):
     """Takes over the connection's transport while a large body streams in (uvicorn httptools only).
 
@@ -207,11 +230,16 @@ class _BodyReader(asyncio.Protocol):
     reading the socket's chunks directly roughly halves the event loop's work per byte.
     """
 
-    def __init__(self, sink: _Sink, length: int, limit: int | None) -> None:
+    def __init__(
+        self, sink: _Sink, length: int, limit: int | None, pacer: Pacer | None = None, gate: _ReadGate | None = None
+    ) -> None:
         self.sink = sink
         self.remaining = length
         self.limit = limit
-        self.done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self.pacer = pacer
+        self.gate = gate
+        self._loop = asyncio.get_running_loop()
+        self.done: asyncio.Future[str] = self._loop.create_future()
         self.lost: Exception | None = None
 
     def data_received(self, data: bytes) -> None:
@@ -225,8 +253,12 @@ class _BodyReader(asyncio.Protocol):
             return
         self.sink.feed(data)
         self.remaining -= len(data)
+        wait = self.pacer.take(len(data), self._loop.time()) if self.pacer is not None else 0.0
         if self.remaining == 0:
-            self.done.set_result("complete")
+            self.done.set_result("complete")  # the handler waits out the last chunk's time
+        elif wait > 0 and self.gate is not None:
+            self.gate.hold("rate", True)
+            self._loop.call_later(wait, self.gate.hold, "rate", False)
 
     def eof_received(self) -> bool:
         if not self.done.done():
@@ -240,11 +272,24 @@ class _BodyReader(asyncio.Protocol):
 
 
 class UploadHandler:
-    """ASGI handler for ``PUT /_obs/upload/{url_id}``."""
+    """ASGI handler for ``PUT /_obs/upload/{url_id}``.
 
-    def __init__(self, store: Store, signer: UrlSigner) -> None:
+    With ``settings.upload_rate_mbps`` > 0 each body is read no faster than that rate (one
+    :class:`Pacer` per request, i.e. per connection), and the answer waits until the last byte
+    would have crossed such a link; ``x-sandbox-upload-seconds`` reports the time from the start
+    of the body to the answer.
+    """
+
+    def __init__(self, store: Store, signer: UrlSigner, settings: Settings) -> None:
         self.store = store
         self.signer = signer
+        self.settings = settings
+
+    def _pacer(self) -> Pacer | None:
+        mbps = self.settings.upload_rate_mbps
+        if mbps <= 0:
+            return None
+        return Pacer(mbps_to_bytes_per_second(mbps), asyncio.get_running_loop().time())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, decision: Decision) -> None:
         headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]}
@@ -260,16 +305,21 @@ class UploadHandler:
         # A mid-upload disconnect always happens before the last byte, whatever the body size.
         limit = min(decision.disconnect_after, max(0, length - 1)) if decision.action == "disconnect" else None
         cycle = getattr(receive, "__self__", None)
+        pacer = self._pacer()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         if type(cycle).__module__.endswith("httptools_impl") and cycle.more_body and not cycle.disconnected:
-            outcome = await self._read_direct(cycle, length, limit)
+            outcome = await self._read_direct(cycle, length, limit, pacer)
         else:
-            outcome = await self._read_asgi(receive, length, limit)
+            outcome = await self._read_asgi(receive, length, limit, pacer)
         sink, state = outcome
         if state != "complete":
             sink.discard()  # an aborted upload does not consume the URL
             if state == "limit":
                 await drop_connection(receive)
             return
+        if pacer is not None:  # the last chunk, too, takes its time on the link
+            await asyncio.sleep(pacer.take(0, loop.time()))
         size, sha256 = await sink.finish()
         etag = sha256[:32]  # MD5-sized; MD5 itself would halve the upload throughput
         file_record = FileRecord(
@@ -282,22 +332,17 @@ class UploadHandler:
                 send, error.status, error.body(scope.get("sandbox.request_id")), {"content-type": "application/json"}
             )
             return
-        await send_bytes(send, 200, b"", {"etag": f'"{etag}"', "x-sandbox-sha256": sha256})
+        seconds = f"{loop.time() - started:.3f}"
+        await send_bytes(
+            send, 200, b"", {"etag": f'"{etag}"', "x-sandbox-sha256": sha256, "x-sandbox-upload-seconds": seconds}
+        )
 
-    async def _read_direct(self, cycle: Any, length: int, limit: int | None) -> tuple[_Sink, str]:
+    async def _read_direct(self, cycle: Any, length: int, limit: int | None, pacer: Pacer | None) -> tuple[_Sink, str]:
         transport = cycle.transport
         http_protocol = transport.get_protocol()
-
-        def pressure(paused: bool) -> None:
-            if transport.is_closing():
-                return
-            if paused:
-                transport.pause_reading()
-            else:
-                transport.resume_reading()
-
-        sink = _Sink(self.store.new_temp_path(), pressure)
-        reader = _BodyReader(sink, length, limit)
+        gate = _ReadGate(transport)
+        sink = _Sink(self.store.new_temp_path(), lambda paused: gate.hold("disk", paused))
+        reader = _BodyReader(sink, length, limit, pacer, gate)
         if cycle.waiting_for_100_continue:
             transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             cycle.waiting_for_100_continue = False
@@ -316,11 +361,14 @@ class UploadHandler:
             http_protocol.connection_lost(reader.lost)
         return sink, state
 
-    async def _read_asgi(self, receive: Receive, length: int, limit: int | None) -> tuple[_Sink, str]:
+    async def _read_asgi(
+        self, receive: Receive, length: int, limit: int | None, pacer: Pacer | None
+    ) -> tuple[_Sink, str]:
         """The portable path: ASGI messages (h11, small bodies already parsed by httptools)."""
         drained = asyncio.Event()
         drained.set()
         sink = _Sink(self.store.new_temp_path(), lambda paused: drained.clear() if paused else drained.set())
+        loop = asyncio.get_running_loop()
         while sink.received < length:
             if limit is not None and sink.received >= limit:
                 return sink, "limit"
@@ -334,6 +382,8 @@ class UploadHandler:
                 return sink, "limit"
             if chunk:
                 sink.feed(chunk)
+                if pacer is not None:
+                    await asyncio.sleep(pacer.take(len(chunk), loop.time()))
             if not message.get("more_body", False):
                 break
         return sink, "complete" if sink.received == length else "lost"

@@ -26,7 +26,7 @@ def sandbox(server: SandboxServer) -> SandboxServer:
     """The shared sandbox, back to the default scenario and default settings."""
     server.sandbox.reset()
     defaults = Settings()
-    for name in ("token_ttl", "url_ttl", "clock_skew"):
+    for name in ("token_ttl", "url_ttl", "clock_skew", "upload_rate_mbps"):
         setattr(server.sandbox.settings, name, getattr(defaults, name))
     server.sandbox.settings.review_delay = REVIEW_DELAY
     server.sandbox.authenticator.verifier.max_skew = defaults.clock_skew
