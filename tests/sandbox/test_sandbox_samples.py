@@ -140,3 +140,15 @@ def test_asset_set_is_complete_and_valid(media: SampleMedia, tmp_path: Path) -> 
     made = media.asset_set(tmp_path / "job")
     assert set(made) == {"training_video", "cover", "id_card_front", "id_card_back", "authorization_letter", "audio"}
     assert all(inspect_asset(kind, path).ok for kind, path in made.items())
+
+
+def test_seeded_jobs_video_is_genuine_and_unique_per_job(tmp_path: Path) -> None:
+    from metastudio_provider.media import inspect_asset
+    from metastudio_sandbox.assets import synthetic
+
+    first, second = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    first.write_bytes(synthetic("mp4", "job-a:training_video"))
+    second.write_bytes(synthetic("mp4", "job-b:training_video"))
+    assert first.read_bytes() != second.read_bytes()
+    assert probe_video(first) == ("h264", 1920, 1080, 180.0, 18, 0)
+    assert inspect_asset("training_video", first).ok
