@@ -173,6 +173,19 @@ def test_remediates_waits_for_review_and_a_second_run_changes_nothing(airflow_en
     }
     uploaded = [p for p in assets.rglob("*") if p.is_file() and p.parent.name != "editor-liu"]
     assert run.report["bytes_uploaded"] == sum(p.stat().st_size for p in uploaded)
+    files = {(row["job_id"], row["asset"]): row for row in run.report["files"]}  # a row per file or part
+
+    def size(name: str) -> tuple[str, int]:
+        return ("uploaded", (assets / name).stat().st_size)
+
+    assert {key: (row["status"], row["bytes"]) for key, row in files.items()} == {
+        **{(ANCHOR, f"training_video part {n}/3"): ("uploaded", third) for n in (1, 2, 3)},
+        (HOST, "id_card_front"): size("host-wang/id_front.jpg"),
+        (HOST, "id_card_back"): size("host-wang/id_back.jpg"),
+        (TEACHER, "authorization_letter"): size("teacher-zhao/authorization_letter.pdf"),
+    }
+    assert files[(ANCHOR, "training_video part 2/3")]["sha256"] == anchor_files[("training_video", 2)]
+    assert files[(HOST, "id_card_back")]["sha256"] == host_files[("id_card_image2", 0)]
     assert "Uploading" in run.output and "totals: remediated: 3, skipped: 2" in run.output
 
     updates_before = len(calls(sandbox, "PUT", "update"))
@@ -191,7 +204,7 @@ def test_an_mss_error_is_alerted_once_and_fails_the_run(airflow_env, sandbox, tm
     (error,) = body["errors"]
     assert (error["job_id"], error["error_code"], error["operation"]) == (FLEXUS, "MSS.00000003", "update_training_job")
     assert "supported_service" in error["error_msg"] and error["request_id"]
-    assert error["task_id"] == "update_job" and error["map_index"] is not None
+    assert error["task_id"] == "remediate_job" and error["map_index"] is not None
     assert FLEXUS in body["text"] and "MSS.00000003" in body["text"] and body["dag_id"] == DAG_ID
 
     assert state_of(sandbox, FLEXUS) == "AUTO_VERIFY_FAILED"  # refused: nothing changed
