@@ -32,9 +32,17 @@ PDF_HEAD = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"
 
 
 def start_sandbox(
-    data_dir: Path, *, scenario: Path | None = None, review_delay: float = 5.0, log_level: str = "warning"
+    data_dir: Path,
+    *,
+    scenario: Path | None = None,
+    review_delay: float = 5.0,
+    log_level: str = "warning",
+    upload_rate_mbps: float = 0.0,
 ) -> tuple[subprocess.Popen[str], str]:
-    """``python -m metastudio_sandbox`` on a free loopback port; returns the process and its URL."""
+    """``python -m metastudio_sandbox`` on a free loopback port; returns the process and its URL.
+
+    ``upload_rate_mbps`` > 0 limits every upload connection to that rate (``--upload-rate-mbps``).
+    """
     flags = [
         "--ak",
         AK,
@@ -49,6 +57,8 @@ def start_sandbox(
         "--log-level",
         log_level,
     ]
+    if upload_rate_mbps > 0:
+        flags += ["--upload-rate-mbps", str(upload_rate_mbps)]
     if scenario is None:  # start empty: the benchmarks seed what they need
         scenario = data_dir.parent / f"{data_dir.name}-empty.json"
         scenario.write_text('{"jobs": []}')
