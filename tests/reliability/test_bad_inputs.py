@@ -18,8 +18,10 @@ from typing import Any
 import pytest
 
 from metastudio_provider.exceptions import MetaStudioInvalidResponseError, MetaStudioValidationError
+from metastudio_remediation.checkpoint import MemoryCheckpoint
 from metastudio_remediation.manifest import ManifestError, load_manifest
 from metastudio_remediation.planning import plan_run
+from metastudio_remediation.remediate import remediate_job
 from metastudio_remediation.report import build_report
 from metastudio_remediation.steps import finalize_job, find_failed_jobs, plan_remediation
 from tests.support.local_server import LocalServer, Reply
@@ -232,11 +234,17 @@ def test_malformed_show_answers_fail_only_that_job_at_plan_time(make_hook, reply
     assert [item["job_id"] for item in plan["skipped"]] == [OTHER]  # planned normally (no correction)
 
 
-def test_update_answer_without_the_needed_url_is_reported(make_hook) -> None:
-    job_plan = {"to_fix": [{"job_id": JOB, "state": "AUTO_VERIFY_FAILED", "upload_count": 1, "uploads": [
-        {"asset": "cover", "part_number": None, "part_count": None, "source": "/x", "offset": 0, "length": 1,
-         "content_type": "application/octet-stream"}]}]}  # fmt: skip
-    report = build_report(plan=job_plan, dry_run=False, updates=[{"job_id": JOB, "ok": True, "upload_targets": []}])
+def test_update_answer_without_the_needed_url_is_reported(make_hook, tmp_path: Path) -> None:
+    cover = tmp_path / "cover.jpg"
+    cover.write_bytes(JPEG)
+    upload = {"asset": "cover", "part_number": None, "part_count": None, "source": str(cover), "offset": 0,
+              "length": len(JPEG), "content_type": "application/octet-stream"}  # fmt: skip
+    job = {"job_id": JOB, "state": "AUTO_VERIFY_FAILED", "body": {}, "uploads": [upload], "upload_count": 1}
+    with LocalServer(lambda request: Reply(200, {"job_id": JOB})) as server:  # an Update answer with no URL
+        outcome = remediate_job(make_hook(server.base_url), job, MemoryCheckpoint())
+        assert [request.method for request in server.requests] == ["PUT"]  # nothing uploaded, nothing submitted
+    assert outcome["ok"] is False and outcome["error"]["error_type"] == "MissingUploadUrl"
+    report = build_report(plan={"to_fix": [job]}, dry_run=False, outcomes=[outcome])
     (row,) = report["jobs"]
     assert row["status"] == "failed" and "returned no upload URL for cover" in row["detail"]
     assert report["errors"][0]["error_type"] == "MissingUploadUrl" and report["failed"]

@@ -1,14 +1,25 @@
-"""The worker is killed (SIGKILL) in the middle of an upload; the retry finishes the job or reports it.
+"""The worker is killed (SIGKILL) in the middle of the work; the retry finishes the job or reports it.
 
-The upload operator runs in a child process, as a worker would run it, with a task state store
-that survives the process (as Airflow's does). Three kills:
+The code runs in a child process, as a worker would run it, with a task state store that
+survives the process (as Airflow's does).
 
-1. mid-body (the sandbox holds the body back, so the kill surely lands while bytes are in flight):
-   MetaStudio discards the partial object and the URL stays unused; the retry uploads everything.
-2. after MetaStudio accepted the bytes but before the result was recorded: the retry finds the URL
-   used (403 ``OBS.0410``) and reports the upload failed; it never claims success. The next run's
-   Update issues fresh URLs (see ``test_lost_answers_and_urls``).
-3. after the result was recorded: the retry reports the recorded result and sends nothing.
+The DAG's ``remediate_job`` (one job: Update, its parts, confirm, ``SUBMITVERIFYING``), killed:
+
+1. in the middle of a part's body (the sandbox holds the body back, so the kill surely lands while
+   bytes are in flight): the retry keeps the URLs (no second Update) and sends only the parts the
+   sandbox had not accepted, counted at the sandbox;
+2. after the sandbox accepted a part but before it was recorded: the retry finds that URL used
+   (403 ``OBS.0410``), gets fresh URLs with one more Update and sends every part again;
+3. after ``SUBMITVERIFYING`` reached the job but before that was recorded: the retry reads the job's
+   logs and does not send it again.
+
+The provider's single-upload operator (for DAGs built from it), killed:
+
+4. mid-body: MetaStudio discards the partial object and the URL stays unused; the retry uploads
+   everything.
+5. after MetaStudio accepted the bytes but before the result was recorded: the retry finds the URL
+   used and reports the upload failed; it never claims success.
+6. after the result was recorded: the retry reports the recorded result and sends nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +28,7 @@ import json
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -26,7 +38,9 @@ import pytest
 from metastudio_provider.hooks.metastudio import MetaStudioHook
 from metastudio_provider.operators.training_job import MetaStudioUploadAssetOperator
 from metastudio_provider.url_vault import seal_url
-from tests.reliability.harness import AK, ANCHOR, PROJECT_ID, SK, calls, fault, job_view, sha256
+from metastudio_remediation.planning import part_ranges
+from metastudio_remediation.remediate import remediate_job
+from tests.reliability.harness import AK, ANCHOR, PROJECT_ID, SK, calls, fault, job_view, sha256, submissions
 
 pytestmark = pytest.mark.slow
 SIZE = 64 * 1024 * 1024
@@ -37,13 +51,17 @@ class FileStateStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.lock = threading.Lock()  # the uploading threads record their parts concurrently
 
     def get(self, key: str, default: Any = None) -> Any:
-        return json.loads(self.path.read_text()).get(key, default) if self.path.exists() else default
+        with self.lock:
+            return json.loads(self.path.read_text()).get(key, default) if self.path.exists() else default
 
     def set(self, key: str, value: Any, **_: Any) -> None:
-        data = json.loads(self.path.read_text()) if self.path.exists() else {}
-        self.path.write_text(json.dumps({**data, key: value}))
+        with self.lock:
+            data = json.loads(self.path.read_text()) if self.path.exists() else {}
+            self.path.with_suffix(".tmp").write_text(json.dumps({**data, key: value}))
+            self.path.with_suffix(".tmp").replace(self.path)
 
 
 class FakeTi:
@@ -136,3 +154,130 @@ def test_killed_after_acceptance_before_recording(sandbox, video, tmp_path, monk
     assert exitcode == 0 and result["ok"] is False  # reported, never claimed
     assert (result["error"]["status"], result["error"]["error_code"]) == (403, "OBS.0410")
     assert not (tmp_path / "state.json").exists()  # nothing recorded as uploaded
+
+
+# ----------------------------------------------------------------------------------------------
+# remediate_job, the DAG's task
+# ----------------------------------------------------------------------------------------------
+
+SUBMIT = "SUBMITVERIFYING"
+CARD = 300 * 1024
+
+
+def remediate_attempt(job: dict[str, Any], base_url: str, store: str, out: str, kill: str | None) -> None:
+    """One try of the DAG's remediate_job, in its own process (like a worker); ``kill``: where it dies."""
+    hook = MetaStudioHook()
+    upload, command = hook.upload_file, hook.execute_command
+
+    def die() -> None:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    def upload_with_kill(url: str, source: Any, **kwargs: Any) -> Any:
+        if kill == "mid-body of part 3" and kwargs["asset"] == "training_video part 3/3":
+            fault(base_url, "upload", latency_ms=4000, latency_next=1)  # the body waits in the socket buffers
+            threading.Timer(1.5, die).start()
+        result = upload(url, source, **kwargs)
+        if kill == "after part 2 was accepted" and kwargs["asset"] == "training_video part 2/3":
+            die()  # accepted by the sandbox, not yet recorded
+        return result
+
+    def command_with_kill(job_id: str, name: str, **kwargs: Any) -> Any:
+        result = command(job_id, name, **kwargs)
+        if kill == "after SUBMITVERIFYING" and name == SUBMIT:
+            die()  # it reached the job; the mark says only "maybe sent"
+        return result
+
+    hook.upload_file, hook.execute_command = upload_with_kill, command_with_kill
+    outcome = remediate_job(hook, job, FileStateStore(Path(store)), concurrency=1)
+    Path(out).write_text(json.dumps(outcome))
+
+
+@pytest.fixture
+def anchor_job(video: Path, tmp_path: Path) -> dict[str, Any]:
+    """Anchor's plan: the 64 MiB video in 3 parts and an ID card front."""
+    card = tmp_path / "front.jpg"
+    card.write_bytes(b"\xff\xd8\xff\xe0" + os.urandom(CARD - 4))
+    octet = "application/octet-stream"
+    uploads = [
+        {"asset": "training_video", "part_number": n, "part_count": 3, "source": str(video), "offset": offset,
+         "length": length, "content_type": octet}
+        for n, (offset, length) in enumerate(part_ranges(SIZE, 3), start=1)
+    ] + [{"asset": "id_card_front", "part_number": None, "part_count": None, "source": str(card), "offset": 0,
+          "length": CARD, "content_type": octet}]  # fmt: skip
+    return {"job_id": ANCHOR, "state": "AUTO_VERIFY_FAILED", "body": {"video_multipart_count": 3}, "uploads": uploads}
+
+
+def run_remediation(tmp_path: Path, job: dict[str, Any], base_url: str, kill: str | None = None) -> Any:
+    out = tmp_path / "outcome.json"
+    out.unlink(missing_ok=True)
+    process = multiprocessing.get_context("fork").Process(
+        target=remediate_attempt, args=(job, base_url, str(tmp_path / "state.json"), str(out), kill)
+    )
+    process.start()
+    process.join(120)
+    return process.exitcode, json.loads(out.read_text()) if out.exists() else None
+
+
+def accepted_since(base_url: str, moment: float) -> dict[tuple[str, int], int]:
+    """(asset, part) -> bytes of each file or video part the sandbox stored after ``moment``."""
+    files = [f for f in job_view(base_url, ANCHOR)["files"] if f["part"] >= 1 or f["asset"] != "training_video"]
+    return {(f["asset"], f["part"]): f["size"] for f in files if f["received_at"] > moment}
+
+
+@pytest.fixture
+def connection(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+    document = {"conn_type": "metastudio", "host": sandbox.url, "login": AK, "password": SK}
+    document["extra"] = {"project_id": PROJECT_ID, "retry_delay": 0.2, "read_timeout": 10}
+    monkeypatch.setenv("AIRFLOW_CONN_METASTUDIO_DEFAULT", json.dumps(document))
+    return sandbox.url
+
+
+def test_remediation_killed_mid_part_resends_only_what_was_not_accepted(connection, anchor_job, tmp_path) -> None:
+    url, started = connection, time.time()
+    exitcode, outcome = run_remediation(tmp_path, anchor_job, url, kill="mid-body of part 3")
+    assert exitcode == -signal.SIGKILL and outcome is None
+    deadline = time.monotonic() + 60  # the sandbox reads the rest of the held body, sees the disconnect, discards it
+    while len(calls(url, "PUT", "upload")) < 3 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert [entry["status"] for entry in calls(url, "PUT", "upload")] == [200, 200, None]
+    assert set(accepted_since(url, started)) == {("training_video", 1), ("training_video", 2)}
+    puts, mark = len(calls(url, "PUT", "upload")), time.time()
+
+    exitcode, outcome = run_remediation(tmp_path, anchor_job, url)  # the retry
+
+    assert exitcode == 0 and outcome["ok"] is True and outcome["updates"] == 1, outcome
+    assert len(calls(url, "PUT", "update", ANCHOR)) == 1  # the recorded URLs were used: no second Update
+    resent = calls(url, "PUT", "upload")[puts:]
+    assert [entry["status"] for entry in resent] == [200, 200]  # part 3 and the ID card, nothing else
+    third = part_ranges(SIZE, 3)[2][1]
+    assert accepted_since(url, mark) == {("training_video", 3): third, ("id_card_image1", 0): CARD}
+    assert sum(row["bytes_sent"] for row in outcome["uploads"] if not row.get("resumed")) == third + CARD
+    files = {(f["asset"], f["part"]): f["sha256"] for f in job_view(url, ANCHOR)["files"]}
+    assert files[("training_video", 0)] == sha256(Path(anchor_job["uploads"][0]["source"]))  # reassembled whole
+    assert submissions(url, ANCHOR) == 2
+
+
+def test_remediation_killed_after_acceptance_gets_fresh_urls(connection, anchor_job, tmp_path) -> None:
+    url = connection
+    exitcode, outcome = run_remediation(tmp_path, anchor_job, url, kill="after part 2 was accepted")
+    assert exitcode == -signal.SIGKILL and outcome is None
+
+    exitcode, outcome = run_remediation(tmp_path, anchor_job, url)
+
+    assert exitcode == 0 and outcome["ok"] is True and outcome["updates"] == 2, outcome
+    assert "OBS.0410" in outcome["note"]  # part 2's URL was used up by the lost attempt
+    assert [entry["status"] for entry in calls(url, "PUT", "upload")] == [200, 200, 403, 200, 200, 200, 200]
+    assert submissions(url, ANCHOR) == 2
+
+
+def test_remediation_killed_after_submitverifying_does_not_send_it_again(connection, anchor_job, tmp_path) -> None:
+    url = connection
+    exitcode, outcome = run_remediation(tmp_path, anchor_job, url, kill="after SUBMITVERIFYING")
+    assert exitcode == -signal.SIGKILL and outcome is None
+    requests_before = {op: len(calls(url, "PUT", op)) for op in ("update", "upload")}
+
+    exitcode, outcome = run_remediation(tmp_path, anchor_job, url)
+
+    assert exitcode == 0 and outcome["ok"] is True and "not sent again" in outcome["note"], outcome
+    assert submissions(url, ANCHOR) == 2  # the scenario's and the lost attempt's: never a third
+    assert {op: len(calls(url, "PUT", op)) for op in ("update", "upload")} == requests_before
