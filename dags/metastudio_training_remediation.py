@@ -170,11 +170,12 @@ def metastudio_training_remediation() -> None:
     @task(trigger_rule=TriggerRule.ALL_DONE)
     def alert_and_report(params: dict) -> dict:
         """Report every job, alert once on all errors, and fail the run if any job failed."""
-        from airflow.sdk import Variable, get_current_context
+        from airflow.sdk import Variable, conf, get_current_context
         from airflow.sdk.exceptions import AirflowFailException
 
         from metastudio_provider.notifications.webhook import MetaStudioAlertNotifier
         from metastudio_remediation.report import build_report, render_table
+        from metastudio_remediation.report_markdown import RUN_NOTE_XCOM_KEY, render_markdown, render_note
         from metastudio_remediation.settings import default_report_dir
         from metastudio_remediation.steps import alert_title, failed_task_instances, write_report
         from metastudio_remediation.xcom import PLAN_KEY, pull_all, pull_one, recorded_failure
@@ -200,6 +201,11 @@ def metastudio_training_remediation() -> None:
         path = write_report(report, Variable.get("metastudio_report_dir", default_report_dir()), dag_id, run_id)
         print(render_table(report))
         print(f"Report written to {path}")
+        base_url = conf.get("api", "base_url", fallback=None)
+        markdown = render_markdown(report, dag_id=dag_id, run_id=run_id, base_url=base_url)
+        path.with_suffix(".md").write_text(markdown)
+        print(markdown)
+        ti.xcom_push(key=RUN_NOTE_XCOM_KEY, value=render_note(report, dag_id=dag_id, run_id=run_id))
         if report["errors"]:
             MetaStudioAlertNotifier(
                 webhook_conn_id=ALERT_CONN_ID,

@@ -12,7 +12,7 @@ import json
 import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urljoin
 
 import pytest
 
@@ -236,3 +236,25 @@ def test_failed_job_task_log_shows_the_mss_error_and_its_request_id_and_no_secre
     assert AK not in text and SK not in text and "Signature=" not in text
     page.keyboard.press("w")  # the log viewer's shortcut: wrap long lines (for the screenshot)
     page.screenshot(path=str(shots / "task-log.png"))
+
+
+def test_the_run_note_shows_the_report_and_links_to_the_failed_task_log(
+    form_run: dict[str, Any], page: Any, ui: UiStack, shots: Path
+) -> None:
+    run_id = form_run["dag_run_id"]
+    page.goto(run_url(ui, run_id))
+    expect(page.get_by_text("MetaStudio remediation").first).to_be_visible()  # the note's first line
+    page.get_by_role("button", name="Edit note").first.click()
+    note = page.get_by_role("dialog")
+    expect(note.get_by_role("heading", name="Dag Run Note")).to_be_visible()
+    expect(note.get_by_role("strong").filter(has_text="MetaStudio remediation")).to_be_visible()  # Markdown
+    expect(note.get_by_role("columnheader")).to_have_text(["Job", "Outcome", "Reason", "Log"])
+    flexus = note.get_by_role("row").filter(has_text=FLEXUS)
+    expect(flexus).to_contain_text("failed")
+    expect(flexus).to_contain_text("MSS.00000003")
+    for job_id in FIXABLE:
+        expect(note.get_by_role("row").filter(has_text=job_id)).to_contain_text("resubmitted")
+    page.screenshot(path=str(shots / "run-note.png"))
+    href = flexus.get_by_role("link", name="log").get_attribute("href")  # the note's links open a new tab
+    page.goto(urljoin(ui.api, href))
+    expect(page.get_by_text(re.compile(r"MSS\.00000003.*request id")).first).to_be_visible()
