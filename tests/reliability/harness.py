@@ -373,18 +373,21 @@ def rewrite_manifest(path: Path, edit: Callable[[dict[str, Any]], None]) -> None
 # ----------------------------------------------------------------------------------------------
 
 
-def metadata_rows(env: dict[str, str]) -> str:
-    """Every XCom value and rendered template field of the Airflow home's SQLite DB, as text."""
+def metadata_rows(env: dict[str, str]) -> dict[str, str]:
+    """Every XCom, rendered template field and task-state-store value of the Airflow home's SQLite DB, as text."""
     database = Path(env["AIRFLOW_HOME"]) / "airflow.db"
+    tables = {}
     with sqlite3.connect(database) as db:
-        out = []
         for table, columns in (
             ("xcom", "key, value"),
             ("rendered_task_instance_fields", "rendered_fields, k8s_pod_yaml"),
+            ("task_state_store", "key, value"),
         ):
+            out = []
             for row in db.execute(f"SELECT task_id, map_index, {columns} FROM {table}"):  # noqa: S608 - fixed names
                 out.append(" ".join(v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in row))
-    return "\n".join(out)
+            tables[table] = "\n".join(out)
+    return tables
 
 
 def text_files(*roots: Path) -> dict[Path, str]:

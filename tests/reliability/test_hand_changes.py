@@ -1,7 +1,9 @@
 """Someone changes jobs by hand while the run works on them.
 
 A watcher thread makes each change the moment the sandbox has answered the request that precedes
-it, so the race is the same on every run:
+it, so the race is the same on every run. A job's uploads follow its Update within milliseconds
+(same task), so every upload is held 3 s by the sandbox: the changes "after its Update" land
+before the upload is handled.
 
 * Teacher: deleted right after the List: the plan's Show gets 404 -> skipped (``state NOT_FOUND``),
   nothing alerted (nothing failed), the other jobs go on.
@@ -31,6 +33,7 @@ from tests.reliability.harness import (
     answered,
     assert_alerts,
     delete_job,
+    fault,
     received,
     rewrite_manifest,
     run_dag,
@@ -67,6 +70,7 @@ def test_jobs_changed_by_hand_during_the_run(airflow_env, sandbox, manifest) -> 
         ),
         Rule("delete Reporter after its Update", answered("PUT", "update", REPORTER), delete_job(url, REPORTER)),
     ]
+    fault(url, "upload", latency_ms=3000)
     with Watcher(url, rules) as watcher:
         result = run_dag(airflow_env, url, manifest)
     assert all(watcher.fired().values()) and not watcher.errors, (watcher.fired(), watcher.errors)
