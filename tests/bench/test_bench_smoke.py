@@ -105,7 +105,7 @@ def test_dag_end_to_end_runs_three_jobs_under_a_scheduler(end_to_end: subprocess
     output = finish(end_to_end, 240)
     assert re.search(r"^  plain script \(sequential, hook only\)\s+[\d.]+ s", output, re.M), output
     instances = int(re.search(r"task instances created\s+(\d+)", output).group(1))
-    # find, plan, update_requests, 3 x update_job, upload_requests, 12 x upload_asset (4 files a job),
-    # submit_requests, 3 x finalize_job, review_requests, wait_for_review (nothing to map), alert_and_report
-    assert instances == 26
+    # find, plan, 3 x remediate_job (one per job: update, its 4 files, confirm, submit), review_requests,
+    # wait_for_review (nothing to map: skipped), alert_and_report
+    assert instances == 8
     assert "ratio DAG / plain script: " in output
