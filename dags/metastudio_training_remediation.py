@@ -18,6 +18,7 @@ import os
 from datetime import timedelta
 
 import pendulum
+from airflow.providers.standard.operators.hitl import HITLOperator
 from airflow.sdk import (
     CronTriggerTimetable,
     ExceptionRetryPolicy,
@@ -30,6 +31,7 @@ from airflow.sdk import (
 )
 
 from metastudio_provider.sensors.training_job import MetaStudioTrainingJobSensor
+from metastudio_remediation.human import FIELDS_PARAM, OPTIONS, fields_param_schema
 
 CONN_ID = "metastudio_default"
 ALERT_CONN_ID = "metastudio_alerts"
@@ -53,7 +55,17 @@ FAIL_FAST_ON_BAD_INPUT = ExceptionRetryPolicy(
     ]
 )
 # Every task but the report: a failed instance of any of them is reported (and fails the run).
-WATCHED_TASKS = ("find_failed_jobs", "plan", "remediate_job", "review_requests", "wait_for_review")
+WATCHED_TASKS = (
+    "find_failed_jobs",
+    "plan",
+    "remediate_job",
+    "review_requests",
+    "wait_for_review",
+    "person_requests",
+    "ask_a_person",
+    "apply_answers",
+    "remediate_answered_job",
+)
 
 
 @dag(
@@ -99,6 +111,13 @@ WATCHED_TASKS = ("find_failed_jobs", "plan", "remediate_job", "review_requests",
             type="boolean",
             title="Wait for the review verdict",
             description="Watch each resubmitted job until MetaStudio's review passes or fails, and report it.",
+        ),
+        "ask_a_person": Param(
+            False,
+            type="boolean",
+            title="Ask a person",
+            description="Manual runs only: each job that needs a person waits for an answer in Required Actions "
+            "(resubmit as is, skip, or corrected fields). The nightly run never waits.",
         ),
     },
 )
@@ -167,6 +186,36 @@ def metastudio_training_remediation() -> None:
             return []
         return [outcome["job_id"] for outcome in outcomes[:] if outcome.get("ok")]
 
+    @task
+    def person_requests(params: dict) -> list[dict]:
+        """In a manual run with ask_a_person: one request per job needing a person (docs/remediation.md)."""
+        from airflow.sdk import get_current_context
+
+        from metastudio_remediation.human import person_requests
+        from metastudio_remediation.xcom import PLAN_KEY, pull_one
+
+        context = get_current_context()
+        if not params["ask_a_person"] or params["dry_run"] or context["dag_run"].run_type != "manual":
+            return []
+        return person_requests(pull_one(context["ti"], "plan", key=PLAN_KEY) or {})
+
+    @task(trigger_rule=TriggerRule.ALL_DONE)
+    def apply_answers(requests: list[dict]) -> list[dict]:
+        """Each answer becomes a decision; the jobs sent back to review are remediated next."""
+        from airflow.sdk import get_current_context
+
+        from metastudio_remediation.human import DECISIONS_KEY, decide, jobs_needing_a_person, jobs_to_remediate
+        from metastudio_remediation.xcom import PLAN_KEY, pull_one
+
+        ti = get_current_context()["ti"]
+        if not requests:
+            return []
+        items = jobs_needing_a_person(pull_one(ti, "plan", key=PLAN_KEY) or {})
+        answers = [ti.xcom_pull(task_ids="ask_a_person", map_indexes=i, default=None) for i in range(len(items))]
+        decisions = decide(items, answers)
+        ti.xcom_push(key=DECISIONS_KEY, value=decisions)
+        return jobs_to_remediate(items, decisions)
+
     @task(trigger_rule=TriggerRule.ALL_DONE)
     def alert_and_report(params: dict) -> dict:
         """Report every job, alert once on all errors, and fail the run if any job failed."""
@@ -174,6 +223,12 @@ def metastudio_training_remediation() -> None:
         from airflow.sdk.exceptions import AirflowFailException
 
         from metastudio_provider.notifications.webhook import MetaStudioAlertNotifier
+        from metastudio_remediation.human import (
+            DECISIONS_KEY,
+            jobs_needing_a_person,
+            plan_with_answers,
+            record_decisions,
+        )
         from metastudio_remediation.report import build_report, render_table
         from metastudio_remediation.report_markdown import RUN_NOTE_XCOM_KEY, render_markdown, render_note
         from metastudio_remediation.settings import default_report_dir
@@ -183,21 +238,26 @@ def metastudio_training_remediation() -> None:
         context = get_current_context()
         ti, dag_id, run_id = context["ti"], context["dag"].dag_id, context["run_id"]
         job_plan = pull_one(ti, "plan", key=PLAN_KEY) or {"to_fix": [], "failed": []}
+        asked = pull_one(ti, "person_requests") or []
         job_ids = {  # per mapped task, the job of each map index
             "remediate_job": [job["job_id"] for job in pull_one(ti, "plan") or []],
             "wait_for_review": pull_one(ti, "review_requests") or [],
+            "ask_a_person": [item["job_id"] for item in jobs_needing_a_person(job_plan)] if asked else [],
+            "remediate_answered_job": [job["job_id"] for job in pull_one(ti, "apply_answers") or []],
         }
+        decisions = pull_one(ti, "apply_answers", key=DECISIONS_KEY) or []
         states = ti.get_task_states(dag_id=dag_id, run_ids=[run_id]).get(run_id, {})
         report = build_report(
-            plan=job_plan,
+            plan=plan_with_answers(job_plan, decisions),
             dry_run=params["dry_run"],
-            outcomes=pull_all(ti, "remediate_job"),
+            outcomes=pull_all(ti, "remediate_job") + pull_all(ti, "remediate_answered_job"),
             reviews=pull_all(ti, "wait_for_review"),
             task_failures=[
                 {**failure, "error": recorded_failure(ti, failure["task_id"], failure["map_index"])}
                 for failure in failed_task_instances(states, job_ids, WATCHED_TASKS)
             ],
         )
+        record_decisions(report, decisions)
         path = write_report(report, Variable.get("metastudio_report_dir", default_report_dir()), dag_id, run_id)
         print(render_table(report))
         print(f"Report written to {path}")
@@ -230,10 +290,23 @@ def metastudio_training_remediation() -> None:
         timeout=6 * 3600,
         map_index_template="{{ task.job_id }}",
     ).expand(job_id=to_watch)
+    # In a manual run with ask_a_person, each job needing a person waits for an answer (Required
+    # Actions in the UI); the answers are applied by remediating those jobs in this same run.
+    requests = person_requests()
+    jobs >> requests
+    answers = HITLOperator.partial(
+        task_id="ask_a_person",
+        options=OPTIONS,
+        params={FIELDS_PARAM: Param(None, **fields_param_schema())},
+        map_index_template="{{ task.subject.split(':')[0] }}",
+    ).expand_kwargs(requests)
+    decided = apply_answers(requests)
+    answered = remediate_job.override(task_id="remediate_answered_job").expand(job=decided)
+    answers >> decided
     # review_requests runs once every job's task settled and at least one succeeded, so a crashed
     # instance does not hold back the others. The report waits for every step (ALL_DONE), so it
     # sees failures anywhere in the run.
-    [candidates, jobs, outcomes, to_watch, reviews] >> alert_and_report()
+    [candidates, jobs, outcomes, to_watch, reviews, requests, answers, decided, answered] >> alert_and_report()
 
 
 metastudio_training_remediation()

@@ -46,6 +46,7 @@ def test_schedule_and_run_policy(dagbag) -> None:
     assert all(task.retry_policy is not None for task in dag.tasks)  # bad input fails at once
     assert {task.task_id for task in dag.tasks if task.pool == "metastudio_api"} == {
         "remediate_job",
+        "remediate_answered_job",
         "wait_for_review",
     }
     report = dag.get_task("alert_and_report")
@@ -62,10 +63,35 @@ def test_one_mapped_task_per_job_and_no_glue_between_the_steps(dagbag) -> None:
         "remediate_job",
         "review_requests",
         "wait_for_review",
+        "person_requests",
+        "ask_a_person",
+        "apply_answers",
+        "remediate_answered_job",
         "alert_and_report",
     }
-    assert {task.task_id for task in dag.tasks if task.is_mapped} == {"remediate_job", "wait_for_review"}
+    assert {task.task_id for task in dag.tasks if task.is_mapped} == {
+        "remediate_job",
+        "wait_for_review",
+        "ask_a_person",
+        "remediate_answered_job",
+    }
     assert dag.get_task("remediate_job").upstream_task_ids == {"plan"}
+
+
+def test_a_person_is_asked_with_a_human_in_the_loop_request_per_job(dagbag) -> None:
+    """ask_a_person: one HITL request per job needing a person, answers applied in the same run."""
+    from airflow.providers.standard.operators.hitl import HITLOperator
+
+    from metastudio_remediation.human import FIELDS_PARAM, OPTIONS
+
+    dag = dagbag.dags[DAG_ID]
+    ask = dag.get_task("ask_a_person")
+    assert issubclass(ask.operator_class, HITLOperator)
+    assert ask.partial_kwargs["options"] == OPTIONS
+    assert FIELDS_PARAM in ask.params  # with the DAG's own; the operator keeps only its own
+    assert dag.get_task("person_requests").upstream_task_ids == {"plan"}
+    assert dag.get_task("apply_answers").upstream_task_ids == {"person_requests", "ask_a_person"}
+    assert dag.get_task("remediate_answered_job").upstream_task_ids == {"apply_answers"}
 
 
 def test_trigger_params_are_validated(dagbag) -> None:
@@ -79,6 +105,7 @@ def test_trigger_params_are_validated(dagbag) -> None:
         "corrections_path": None,
         "max_jobs": 50,
         "wait_for_review": False,
+        "ask_a_person": False,
     }
     for name, bad in [
         ("job_ids", ["../etc"]),
