@@ -108,7 +108,8 @@ def plan_with_answers(plan: Mapping[str, Any], decisions: Sequence[Mapping[str, 
         elif decision["action"] == "skip":
             new["skipped"].append({**item, "reason": f"skipped by {decision['by']} (asked in this run)"})
         else:  # refused fields: still needs a person, with the reason
-            new["needs_person"].append({**item, "reason": decision["problem"]})
+            reason = f"{decision['by']} chose '{decision['option']}' but {decision['problem']}"
+            new["needs_person"].append({**item, "reason": reason})
     return new
 
 

@@ -111,7 +111,8 @@ def test_the_plan_and_the_report_record_who_decided_what() -> None:
         (NO_FIX, "skipped by ops-wang (asked in this run)"),
     ]
     (still,) = new["needs_person"]
-    assert still["job_id"] == REFUSED and still["reason"].startswith("the corrected update fields were refused")
+    assert still["job_id"] == REFUSED
+    assert still["reason"].startswith(f"ops-li chose '{CORRECT}' but the corrected update fields were refused: ")
     assert plan_with_answers(plan(), decide(items, [None, None, None])) == plan()
 
     report = {"jobs": [{"job_id": LOOPED, "status": "resubmitted", "detail": "resubmitted for review"}]}

@@ -1,4 +1,4 @@
-"""Fixtures of the browser tests: one Airflow stack and one headless Chromium for the module.
+"""Fixtures of the browser tests: one Airflow stack and one headless Chromium for the whole package.
 
 The browser is Debian's Chromium (``/usr/bin/chromium``, or ``METASTUDIO_CHROMIUM``) driven by
 Playwright; nothing is downloaded at run time. ``make test`` installs it when it is missing
@@ -58,7 +58,7 @@ def _require_browser() -> None:
         )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiStack]:
     _require_browser()
     stack = start_ui_stack(tmp_path_factory.mktemp("ui"))
@@ -68,7 +68,7 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiStack]:
         stop_ui_stack(stack)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def browser(ui: UiStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from playwright.sync_api import expect, sync_playwright
 
