@@ -57,6 +57,7 @@ import psutil
 import yaml
 
 DAG_ID = "metastudio_training_remediation"
+COMPONENTS = ("api-server", "scheduler", "dag-processor")  # the scheduler's tree holds the executor and the tasks
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
 SMALL_FILES = {  # manifest asset kind: (file name, size)
     "id_card_front": ("id_front.jpg", 300 * 1024),
@@ -126,6 +127,23 @@ def children_cpu() -> float:
     """CPU seconds of every finished descendant (each reaped by its parent, so rusage adds up)."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of a process and every descendant, live or reaped (while the process still runs)."""
+    total = 0.0
+    try:
+        root = psutil.Process(pid)
+        tree = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0.0
+    for process in tree:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:  # ended (and reaped, so counted by its parent) since the listing
+            continue
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
 
 
 def process_cpu(pid: int) -> float:
@@ -240,7 +258,7 @@ def wait_for(condition, timeout: float, what: str, processes: list[subprocess.Po
 
 
 def run_dag(env: dict[str, str], home: Path, jobs: int, timeout: float) -> dict[str, Any]:
-    processes = [start(env, home, "api-server"), start(env, home, "scheduler"), start(env, home, "dag-processor")]
+    processes = [start(env, home, command) for command in COMPONENTS]
     try:
         port = env["AIRFLOW__API__PORT"]
         wait_for(lambda: _healthy(port), 120, "the API server", processes)
@@ -279,6 +297,7 @@ def run_dag(env: dict[str, str], home: Path, jobs: int, timeout: float) -> dict[
             run_id,
         )
         other_runs = query(home, "SELECT run_id FROM dag_run WHERE dag_id = ? AND run_id != ?", DAG_ID, run_id)
+        by_component = {command: tree_cpu(process.pid) for command, process in zip(COMPONENTS, processes, strict=True)}
     finally:
         for process in reversed(processes):
             stop_group(process)
@@ -297,6 +316,7 @@ def run_dag(env: dict[str, str], home: Path, jobs: int, timeout: float) -> dict[
         "queue_wait_median": b.median(queue_waits) if queue_waits else 0.0,
         "by_task": _by_task(tis),
         "states": dict(Counter(f"{t[0]} {t[2]}" for t in tis)),
+        "cpu_by_component": by_component,
     }
 
 
@@ -475,6 +495,8 @@ def summarize(label: str, runs: list[dict[str, Any]], plain_wall: float, total: 
     airflow_cpu = b.median(r["airflow_cpu"] for r in runs)
     per_task = airflow_cpu / last["task_instances"]
     print(f"  CPU: Airflow, all processes         {airflow_cpu:7.1f} s   (~{per_task:.2f} s per task instance)")
+    components = ", ".join(f"{name} {b.median(r['cpu_by_component'][name] for r in runs):.1f} s" for name in COMPONENTS)
+    print(f"  CPU by component at the end of the run (the scheduler's with executor and tasks): {components}")
     cores = os.cpu_count() or 1
     print(
         f"  CPU-bound floor of the DAG on {cores} cores: (Airflow + sandbox CPU) / cores ="

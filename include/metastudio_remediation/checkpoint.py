@@ -35,10 +35,29 @@ class MemoryCheckpoint:
         self.values[key] = value
 
 
+class FirstTryCheckpoint:
+    """The state store of a task instance's first try: writes go to it, reads are answered here.
+
+    Nothing can be stored for a task instance before its first try (a cleared task runs again as a
+    later try), so asking the API server would only cost a round trip per key.
+    """
+
+    def __init__(self, store: Checkpoint) -> None:
+        self.store = store
+        self.written: dict[str, Any] = {}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.written.get(key, default)
+
+    def set(self, key: str, value: Any) -> None:
+        self.store.set(key, value)
+        self.written[key] = value
+
+
 def checkpoint_from(context: Mapping[str, Any]) -> Checkpoint:
     """The task instance's state store, or a memory checkpoint (with a warning) where there is none."""
     store = context.get("task_state_store")
     if store is None:
         log.warning("task_state_store not available: a retry of this task will not know what was already accepted")
         return MemoryCheckpoint()
-    return store
+    return FirstTryCheckpoint(store) if context["ti"].try_number <= 1 else store

@@ -9,8 +9,7 @@ recorded in the task instance's checkpoint (``task_state_store``) before the nex
   drop the parts already uploaded;
 * each part, as soon as MetaStudio accepted it: a retry sends only the others;
 * ``SUBMITVERIFYING`` about to be sent: a retry that finds the mark reads the job's logs instead of
-  sending it a second time;
-* the final outcome: a retry after the end returns it and sends nothing.
+  sending it a second time (so a retry after the end sends nothing but that one read).
 
 If MetaStudio refuses URLs as already used or expired (a part accepted by a worker that died
 before recording it, or a retry long after the Update), the job gets one more Update and every
@@ -64,10 +63,6 @@ def remediate_job(
     """
     ensure_sealing_available()  # an Update invalidates the old URLs: never send one we could not keep
     job_id = job["job_id"]
-    finished = checkpoint.get("outcome")
-    if finished:
-        log.info("Job %s was finished by an earlier attempt; nothing to send", job_id)
-        return finished
     outcome: dict[str, Any] = {"job_id": job_id, "ok": False, "updates": 0, "uploads": [], "commands": []}
     notes: list[str] = []
     step = "update"
@@ -109,9 +104,7 @@ def remediate_job(
         notes.append(final["note"])
     if not final["ok"]:
         return _with_notes({**outcome, "step": "submit", "error": final["error"]}, notes)
-    outcome = _with_notes({**outcome, "ok": True}, notes)
-    checkpoint.set("outcome", outcome)
-    return outcome
+    return _with_notes({**outcome, "ok": True}, notes)
 
 
 def _update(hook: MetaStudioHook, job: Mapping[str, Any], checkpoint: Checkpoint, generation: int) -> dict[str, Any]:

@@ -13,13 +13,14 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import requests
 
 from metastudio_provider.hooks.metastudio import MetaStudioHook
-from metastudio_remediation.checkpoint import MemoryCheckpoint
+from metastudio_remediation.checkpoint import MemoryCheckpoint, checkpoint_from
 from metastudio_remediation.remediate import job_label, remediate_job
 from metastudio_remediation.uploads import usable_concurrency
 from metastudio_sandbox.server import SandboxServer, run_in_thread
@@ -211,12 +212,34 @@ def test_submitverifying_sent_by_a_lost_attempt_is_not_sent_again(sandbox, hook,
     assert len(log(sandbox, "PUT", "upload")) == puts and len(log(sandbox, "PUT", "update")) == 1
 
 
-def test_a_retry_after_the_end_sends_nothing(sandbox, hook, job) -> None:
+def test_a_retry_after_the_end_only_reads_the_job(sandbox, hook, job) -> None:
     checkpoint = MemoryCheckpoint()
     first = remediate_job(hook, job, checkpoint)
     calls = len(admin(sandbox, "GET", "/requests")["requests"])
-    assert remediate_job(hook, job, checkpoint) == first and first["ok"] is True
-    assert len(admin(sandbox, "GET", "/requests")["requests"]) == calls
+    again = remediate_job(hook, job, checkpoint)
+    assert first["ok"] is True and again["ok"] is True and "not sent again" in again["note"]
+    assert [(r["method"], r["operation"]) for r in admin(sandbox, "GET", "/requests")["requests"][calls:]] == [
+        ("GET", "show")
+    ]
+    assert submissions(sandbox) == 2
+
+
+def test_the_first_try_writes_its_checkpoints_and_reads_none() -> None:
+    class Store(MemoryCheckpoint):
+        reads = 0
+
+        def get(self, key: str, default: Any = None) -> Any:
+            Store.reads += 1
+            return super().get(key, default)
+
+    store = Store()
+    first = checkpoint_from({"task_state_store": store, "ti": SimpleNamespace(try_number=1)})
+    assert first.get("update") is None
+    first.set("update", {"generation": 1})
+    assert first.get("update") == {"generation": 1} and store.values == {"update": {"generation": 1}}
+    assert Store.reads == 0
+    retry = checkpoint_from({"task_state_store": store, "ti": SimpleNamespace(try_number=2)})
+    assert retry.get("update") == {"generation": 1} and Store.reads == 1
 
 
 def test_a_refused_update_is_returned_as_data(sandbox, hook, job) -> None:
