@@ -109,15 +109,18 @@ def remediate_job(
 
 def _update(hook: MetaStudioHook, job: Mapping[str, Any], checkpoint: Checkpoint, generation: int) -> dict[str, Any]:
     urls = hook.update_training_job(job["job_id"], dict(job["body"]))
-    issued = {
+    wanted = {(upload["asset"], upload["part_number"]) for upload in job["uploads"]}
+    issued = {  # only the URLs this job will use are kept
         "generation": generation,
         "request_id": urls.request_id,
         "targets": [
-            {"asset": t.asset, "part_number": t.part_number, "sealed_url": seal_url(t.url)} for t in urls.targets
+            {"asset": t.asset, "part_number": t.part_number, "sealed_url": seal_url(t.url)}
+            for t in urls.targets
+            if (t.asset, t.part_number) in wanted
         ],
     }
     checkpoint.set("update", issued)
-    log.info("Updated job %s: %d upload URL(s) (request id %s)", job["job_id"], len(issued["targets"]), urls.request_id)
+    log.info("Updated job %s: %d upload URL(s) (request id %s)", job["job_id"], len(urls.targets), urls.request_id)
     return issued
 
 
