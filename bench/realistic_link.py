@@ -231,14 +231,14 @@ def main(argv: list[str] | None = None) -> int:
             results["DAG"] = {"wall": dag["wall"], "client_cpu": dag["airflow_cpu"], "sandbox_cpu": dag["sandbox_cpu"]}
         finally:
             b.stop(sandbox)
-    return report(results, total, args, dag["task_instances"])
+    return report(results, total, args, dag)
 
 
-def report(results: dict[str, dict[str, float]], total: int, args: argparse.Namespace, task_instances: int) -> int:
+def report(results: dict[str, dict[str, float]], total: int, args: argparse.Namespace, dag: dict[str, Any]) -> int:
     labels = {
         "sequential": "sequential script (hook)",
         "threaded": f"threaded script ({args.pool_slots} jobs x {args.upload_concurrency} uploads)",
-        "DAG": f"DAG under a scheduler ({task_instances} task instances)",
+        "DAG": f"DAG under a scheduler ({dag['task_instances']} task instances)",
     }
     print(f"\n  {'way':<44} {'wall s':>8} {'MB/s':>7} {'client CPU s':>13} {'sandbox CPU s':>14}")
     for mode, label in labels.items():
@@ -248,6 +248,9 @@ def report(results: dict[str, dict[str, float]], total: int, args: argparse.Name
             f" {r['sandbox_cpu']:14.1f}"
         )
     print(f"  one connection's rate: {args.rate_mbps / 8:.1f} MB/s")
+    tasks = ", ".join(f"{task} {count} x {seconds:.1f} s" for task, (count, seconds) in dag["by_task"].items())
+    print(f"  DAG tasks (instances x median run time): {tasks}")
+    print(f"  DAG: trigger command {dag['trigger_cli']:.1f} s, run start to end {dag['run']:.1f} s")
     vs_sequential = results["DAG"]["wall"] / results["sequential"]["wall"]
     vs_threaded = results["DAG"]["wall"] / results["threaded"]["wall"]
     faster = vs_sequential <= DAG_VS_SEQUENTIAL_GOAL
