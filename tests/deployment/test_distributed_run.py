@@ -500,7 +500,7 @@ def test_the_run_fails_only_because_of_the_refused_job(distributed_run: Distribu
     assert sorted(ti["map_index"] for ti in jobs) == [0, 1, 2, 3]
     assert sorted(ti["rendered_map_index"] for ti in jobs) == [  # one task per job, named after its files
         f"{ANCHOR}: training_video (3 parts)",
-        f"{HOST}: id_card_front, id_card_back",
+        f"{HOST}: id_card_back, id_card_front",  # in the order of the manifest, as written
         f"{TEACHER}: authorization_letter",
         f"{FLEXUS}: id_card_back",
     ]
