@@ -176,7 +176,9 @@ def run_child(command: list[str], env: dict[str, str]) -> tuple[str, float]:
     return output, peak
 
 
-def upload_once(url: str, env: dict[str, str], source: Path, method: str, parts: int, index: int) -> dict[str, Any]:
+def upload_once(
+    url: str, env: dict[str, str], source: Path, method: str, parts: int, index: int, server_pid: int
+) -> dict[str, Any]:
     from metastudio_provider.hooks.metastudio import MetaStudioHook
     from metastudio_remediation.planning import part_ranges
 
@@ -192,9 +194,9 @@ def upload_once(url: str, env: dict[str, str], source: Path, method: str, parts:
     if method == "curl":
         command = ["curl", "-sS", "-T", str(source), "-H", "Content-Type: application/octet-stream"]
         command += ["-o", "/dev/null", "-w", "%{http_code} %{time_total}", targets[0]["url"]]
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        usage, server_cpu = resource.getrusage(resource.RUSAGE_CHILDREN), process_cpu(server_pid)
         output, peak = run_child(command, env)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        after, server_cpu = resource.getrusage(resource.RUSAGE_CHILDREN), process_cpu(server_pid) - server_cpu
         status, seconds = output.split()
         if status != "200":
             raise SystemExit(f"curl upload answered {status}")
@@ -203,7 +205,9 @@ def upload_once(url: str, env: dict[str, str], source: Path, method: str, parts:
     else:
         command = [sys.executable, __file__, "--child", method, "--source", str(source)]
         command += ["--targets", json.dumps(targets)]
+        server_cpu = process_cpu(server_pid)
         output, peak = run_child(command, env)
+        server_cpu = process_cpu(server_pid) - server_cpu  # the child's start-up is idle time for the server
         result = json.loads(output.strip().splitlines()[-1])
         # The child's own VmHWM at the end, reset just before the upload: exact for the growth.
         # The sampled one may hold an import-time transient from before the reset: the lifetime peak.
@@ -215,7 +219,13 @@ def upload_once(url: str, env: dict[str, str], source: Path, method: str, parts:
         raise SystemExit(f"{method} x{parts}: the sandbox received {received} of {size} bytes")
     b.admin(url, "DELETE", f"/jobs/{job['job_id']}")
     os.sync()
-    return {**result, "peak_rss_mb": peak, "mb_s": size / result["seconds"] / 1e6}
+    return {**result, "server_cpu_s": server_cpu, "peak_rss_mb": peak, "mb_s": size / result["seconds"] / 1e6}
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a running process, all threads (``/proc/<pid>/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def growth_mb(results: list[dict[str, Any]]) -> float | None:
@@ -229,7 +239,9 @@ def label(method: str, parts: int) -> str:
     return f"{method} {'single stream' if parts == 1 else f'{parts} parts'}"
 
 
-def bench_size(url: str, env: dict[str, str], tmp: Path, size_mib: int, runs: int, warmup: int) -> bool:
+def bench_size(
+    url: str, env: dict[str, str], tmp: Path, size_mib: int, runs: int, warmup: int, server_pid: int
+) -> bool:
     source = b.write_file(tmp / f"upload-{size_mib}.bin", size_mib * b.MiB)
     os.sync()
     results: dict[tuple[str, int], list[dict[str, Any]]] = {key: [] for key in METHODS}
@@ -237,7 +249,7 @@ def bench_size(url: str, env: dict[str, str], tmp: Path, size_mib: int, runs: in
     for run in range(warmup + runs):
         for method, parts in METHODS:
             counter += 1
-            result = upload_once(url, env, source, method, parts, counter)
+            result = upload_once(url, env, source, method, parts, counter, server_pid)
             if run >= warmup:
                 results[(method, parts)].append(result)
     source.unlink()
@@ -248,8 +260,8 @@ def bench_size(url: str, env: dict[str, str], tmp: Path, size_mib: int, runs: in
     curl = med(("curl", 1), "mb_s")
     print(f"\n{size_mib} MiB file, medians of {runs} runs (after {warmup} warm-up):")
     print(
-        f"  {'method':<24} {'MB/s':>7} {'x curl':>7} {'CPU s':>6} {'peak RSS MB':>12} {'RSS before MB':>14}"
-        f" {'growth MB':>10}"
+        f"  {'method':<24} {'MB/s':>7} {'x curl':>7} {'CPU s':>6} {'server CPU s':>12} {'peak RSS MB':>12}"
+        f" {'RSS before MB':>14} {'growth MB':>10}"
     )
     for key in METHODS:
         before = [r["rss_before_mb"] for r in results[key] if r["rss_before_mb"] is not None]
@@ -259,9 +271,15 @@ def bench_size(url: str, env: dict[str, str], tmp: Path, size_mib: int, runs: in
         growth_text = f"{growth:10.1f}" if growth is not None else f"{'-':>10}"
         rate = med(key, "mb_s")
         print(
-            f"  {label(*key):<24} {rate:7.0f} {rate / curl:7.2f} {med(key, 'cpu_s'):6.2f} {peak:12.1f} {before_text}"
-            f" {growth_text}"
+            f"  {label(*key):<24} {rate:7.0f} {rate / curl:7.2f} {med(key, 'cpu_s'):6.2f}"
+            f" {med(key, 'server_cpu_s'):12.2f} {peak:12.1f} {before_text} {growth_text}"
         )
+    # Client and server share this machine's cores: when they are all busy (other load), time follows
+    # CPU, and hook / curl tends to (curl's CPU + the server's) / (the hook's + the server's).
+    curl_cpu = med(("curl", 1), "cpu_s") + med(("curl", 1), "server_cpu_s")
+    hook_cpu = med(("hook", 1), "cpu_s") + med(("hook", 1), "server_cpu_s")
+    estimate = curl_cpu / hook_cpu
+    print(f"  CPU-bound estimate of hook / curl single stream: {curl_cpu:.2f} / {hook_cpu:.2f} = {estimate:.2f}")
     hook_single, hook_parts = med(("hook", 1), "mb_s"), med(("hook", PARTS), "mb_s")
     single_growth, parts_growth = growth_mb(results[("hook", 1)]) or 0.0, growth_mb(results[("hook", PARTS)]) or 0.0
     goals = {
@@ -301,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.update(env)
         try:
             for size in (int(s) for s in args.sizes.split(",")):
-                all_met &= bench_size(url, env, tmp, size, args.runs, args.warmup)
+                all_met &= bench_size(url, env, tmp, size, args.runs, args.warmup, process.pid)
         finally:
             b.stop(process)
     print(f"\nupload_throughput: all goals {b.verdict(all_met)}")

@@ -68,8 +68,8 @@ def end_to_end() -> subprocess.Popen[str]:
 
 def test_upload_throughput_prints_rates_and_keeps_memory_flat() -> None:
     output = run_bench("upload_throughput.py", 180)
-    # method, MB/s, x curl, CPU s, peak RSS MB, RSS before MB, growth MB ("-" for curl: no "before")
-    figures = r"\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+|-)\s+([\d.]+|-)$"
+    # method, MB/s, x curl, CPU s, server CPU s, peak RSS MB, RSS before MB, growth MB ("-" for curl)
+    figures = r"\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+|-)\s+([\d.]+|-)$"
     row = r"^  ((?:curl|requests|hook) (?:single stream|8 parts))" + figures
     rows = {match[0]: match[1:] for match in re.findall(row, output, re.M)}
     assert set(rows) == {
@@ -79,9 +79,9 @@ def test_upload_throughput_prints_rates_and_keeps_memory_flat() -> None:
         "requests 8 parts",
         "hook 8 parts",
     }, output
-    for label, (mb_s, ratio, _cpu, peak, _before, _growth) in rows.items():
+    for label, (mb_s, ratio, _cpu, _server_cpu, peak, _before, _growth) in rows.items():
         assert float(mb_s) > 0 and float(ratio) > 0 and float(peak) > 0, label
-    growth = {label: float(rows[label][5]) for label in ("hook single stream", "hook 8 parts")}
+    growth = {label: float(rows[label][6]) for label in ("hook single stream", "hook 8 parts")}
     assert growth["hook single stream"] <= SINGLE_STREAM_GROWTH_MB, output
     assert growth["hook 8 parts"] <= EIGHT_PARTS_GROWTH_MB, output
     assert "upload_throughput: all goals" in output
