@@ -73,7 +73,7 @@ def remediate_job(
         while True:
             step = "update"
             if not issued:
-                issued = _update(hook, job, checkpoint, generation=(outcome["updates"] or 0) + 1)
+                issued = _update(hook, job, checkpoint, generation=outcome["updates"] + 1)
             outcome.update(updates=issued["generation"], request_id=issued["request_id"])
             step = "upload"
             try:
