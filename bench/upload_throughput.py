@@ -20,11 +20,18 @@ Memory is reported as *growth*: the child's peak RSS minus its RSS just before t
 absolute peak is mostly the import set (the hook's child imports Airflow: ~130 MB before a byte
 is sent), which says nothing about the upload and moves with every dependency bump.
 
+The client and the sandbox share this machine's cores, and the sandbox spends about as much CPU
+per byte as the hook (it hashes and writes what it receives). ``--receiver sink`` replaces it by a
+minimal HTTP sink (this script with ``--serve-sink``: one ``recv_into`` buffer per connection,
+bytes counted and dropped, 200 only if exactly ``Content-Length`` bytes arrived), which is closer
+to a remote OBS, whose CPU is not the uploader's: the figures then show what the client costs.
+
 Goals (issue #11): hook >= 0.9 x curl single-stream; hook peak RSS growth during the upload
 <= 20 MB single-stream (<= 40 MB with 8 parts at once) whatever the size; parts in parallel no
 slower than one stream.
 
-    .venv/bin/python bench/upload_throughput.py [--sizes 256,1024] [--runs 3] [--quick]
+    .venv/bin/python bench/upload_throughput.py [--sizes 256,1024] [--runs 3] [--receiver sandbox|sink]
+        [--quick]
 """
 
 from __future__ import annotations
@@ -34,11 +41,13 @@ import contextlib
 import json
 import os
 import resource
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -176,21 +185,87 @@ def run_child(command: list[str], env: dict[str, str]) -> tuple[str, float]:
     return output, peak
 
 
-def upload_once(
-    url: str, env: dict[str, str], source: Path, method: str, parts: int, index: int, server_pid: int
-) -> dict[str, Any]:
-    from metastudio_provider.hooks.metastudio import MetaStudioHook
-    from metastudio_remediation.planning import part_ranges
+# --------------------------------------------------------------------------------------------
+# The minimal receiver (--receiver sink)
+# --------------------------------------------------------------------------------------------
 
-    job = b.failed_job_spec(index, prefix="upload")
-    b.admin(url, "POST", "/scenario", json={"jobs": [job]})
-    hook = MetaStudioHook(b.CONN_ID)
-    urls = hook.update_training_job(job["job_id"], {"video_multipart_count": parts}).for_asset("training_video")
+
+def serve_sink() -> None:
+    """HTTP PUT sink on a free loopback port (printed first): reads each body into one reused
+    buffer and drops it; 200 if exactly ``Content-Length`` bytes arrived, else 400."""
+
+    def handle(connection: socket.socket) -> None:
+        with connection:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = connection.recv(65536)
+                if not chunk:
+                    return
+                head += chunk
+            header, _, body = head.partition(b"\r\n\r\n")
+            lines = header.split(b"\r\n")
+            if any(line.lower().replace(b" ", b"") == b"expect:100-continue" for line in lines):
+                connection.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")  # curl waits 1 s for it otherwise
+            length = next(int(line.split(b":")[1]) for line in lines if line.lower().startswith(b"content-length:"))
+            buffer = memoryview(bytearray(1024 * 1024))
+            received = len(body)
+            while received < length and (count := connection.recv_into(buffer, min(length - received, len(buffer)))):
+                received += count
+            status = b"200 OK" if received == length else b"400 Bad Request"
+            connection.sendall(
+                b"HTTP/1.1 " + status + b'\r\nContent-Length: 0\r\nETag: "sink"\r\nConnection: close\r\n\r\n'
+            )
+
+    server = socket.create_server(("127.0.0.1", 0))
+    print(server.getsockname()[1], flush=True)
+    while True:
+        connection, _ = server.accept()
+        threading.Thread(target=handle, args=(connection,), daemon=True).start()
+
+
+@dataclass
+class Receiver:
+    """Where the uploads go: the sandbox (presigned URLs from an Update) or the sink."""
+
+    kind: str
+    url: str
+    pid: int
+
+    def targets(self, source: Path, parts: int, index: int) -> list[dict[str, Any]]:
+        from metastudio_provider.hooks.metastudio import MetaStudioHook
+        from metastudio_remediation.planning import part_ranges
+
+        ranges = part_ranges(source.stat().st_size, parts)
+        if self.kind == "sink":
+            urls = [f"{self.url}/upload/{index}/{part}?Signature=bench" for part in range(1, parts + 1)]
+        else:
+            job = b.failed_job_spec(index, prefix="upload")
+            b.admin(self.url, "POST", "/scenario", json={"jobs": [job]})
+            update = MetaStudioHook(b.CONN_ID).update_training_job(job["job_id"], {"video_multipart_count": parts})
+            urls = [target.url for target in update.for_asset("training_video")]
+        return [
+            {"url": url, "offset": offset, "length": length} for url, (offset, length) in zip(urls, ranges, strict=True)
+        ]
+
+    def check_and_clear(self, source: Path, parts: int, index: int, method: str) -> None:
+        """The sandbox: every byte recorded, then the job deleted (the sink answered 200 only if
+        every byte arrived, and curl, ``requests`` and the hook all fail on anything else)."""
+        if self.kind == "sink":
+            return
+        job_id = b.failed_job_spec(index)["job_id"]
+        files = b.admin(self.url, "GET", f"/jobs/{job_id}")["files"]
+        received = sum(f["size"] for f in files if f["asset"] == "training_video" and f["part"] >= 1)
+        if received != source.stat().st_size:
+            raise SystemExit(f"{method} x{parts}: the sandbox received {received} of {source.stat().st_size} bytes")
+        b.admin(self.url, "DELETE", f"/jobs/{job_id}")
+
+
+def upload_once(
+    receiver: Receiver, env: dict[str, str], source: Path, method: str, parts: int, index: int
+) -> dict[str, Any]:
     size = source.stat().st_size
-    targets = [
-        {"url": target.url, "offset": offset, "length": length}
-        for target, (offset, length) in zip(urls, part_ranges(size, parts), strict=True)
-    ]
+    targets = receiver.targets(source, parts, index)
+    server_pid = receiver.pid
     if method == "curl":
         command = ["curl", "-sS", "-T", str(source), "-H", "Content-Type: application/octet-stream"]
         command += ["-o", "/dev/null", "-w", "%{http_code} %{time_total}", targets[0]["url"]]
@@ -213,11 +288,7 @@ def upload_once(
         # The sampled one may hold an import-time transient from before the reset: the lifetime peak.
         result["upload_peak_rss_mb"] = result.pop("peak_rss_mb")
         peak = max(peak, result["upload_peak_rss_mb"])
-    files = b.admin(url, "GET", f"/jobs/{job['job_id']}")["files"]
-    received = sum(f["size"] for f in files if f["asset"] == "training_video" and f["part"] >= 1)
-    if received != size:
-        raise SystemExit(f"{method} x{parts}: the sandbox received {received} of {size} bytes")
-    b.admin(url, "DELETE", f"/jobs/{job['job_id']}")
+    receiver.check_and_clear(source, parts, index, method)
     os.sync()
     return {**result, "server_cpu_s": server_cpu, "peak_rss_mb": peak, "mb_s": size / result["seconds"] / 1e6}
 
@@ -239,9 +310,7 @@ def label(method: str, parts: int) -> str:
     return f"{method} {'single stream' if parts == 1 else f'{parts} parts'}"
 
 
-def bench_size(
-    url: str, env: dict[str, str], tmp: Path, size_mib: int, runs: int, warmup: int, server_pid: int
-) -> bool:
+def bench_size(receiver: Receiver, env: dict[str, str], tmp: Path, size_mib: int, runs: int, warmup: int) -> bool:
     source = b.write_file(tmp / f"upload-{size_mib}.bin", size_mib * b.MiB)
     os.sync()
     results: dict[tuple[str, int], list[dict[str, Any]]] = {key: [] for key in METHODS}
@@ -249,7 +318,7 @@ def bench_size(
     for run in range(warmup + runs):
         for method, parts in METHODS:
             counter += 1
-            result = upload_once(url, env, source, method, parts, counter, server_pid)
+            result = upload_once(receiver, env, source, method, parts, counter)
             if run >= warmup:
                 results[(method, parts)].append(result)
     source.unlink()
@@ -258,7 +327,7 @@ def bench_size(
         return b.median(r[field] for r in results[key])
 
     curl = med(("curl", 1), "mb_s")
-    print(f"\n{size_mib} MiB file, medians of {runs} runs (after {warmup} warm-up):")
+    print(f"\n{size_mib} MiB file to the {receiver.kind}, medians of {runs} runs (after {warmup} warm-up):")
     print(
         f"  {'method':<24} {'MB/s':>7} {'x curl':>7} {'CPU s':>6} {'server CPU s':>12} {'peak RSS MB':>12}"
         f" {'RSS before MB':>14} {'growth MB':>10}"
@@ -300,7 +369,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="256,1024", help="file sizes in MiB, comma-separated")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1, help="rounds done first and not counted")
+    parser.add_argument(
+        "--receiver", choices=("sandbox", "sink"), default="sandbox", help="who receives the uploads (see above)"
+    )
     parser.add_argument("--quick", action="store_true", help="64 MiB, 1 run, no warm-up (smoke test)")
+    parser.add_argument("--serve-sink", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--source", help=argparse.SUPPRESS)
     parser.add_argument("--targets", help=argparse.SUPPRESS)
@@ -308,6 +381,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         child(args.child, args.source, json.loads(args.targets))
         return 0
+    if args.serve_sink:
+        serve_sink()
     if args.quick:
         args.sizes, args.runs, args.warmup = "64", 1, 0
     print(f"machine: {b.machine()}")
@@ -317,10 +392,18 @@ def main(argv: list[str] | None = None) -> int:
         process, url = b.start_sandbox(tmp / "data")
         env = {**os.environ, **b.connection_env(url), "AIRFLOW_HOME": str(tmp / "airflow")}
         os.environ.update(env)
+        receiver = Receiver("sandbox", url, process.pid)
+        sink = None
         try:
+            if args.receiver == "sink":
+                command = [sys.executable, __file__, "--serve-sink"]
+                sink = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+                receiver = Receiver("sink", f"http://127.0.0.1:{int(sink.stdout.readline())}", sink.pid)
             for size in (int(s) for s in args.sizes.split(",")):
-                all_met &= bench_size(url, env, tmp, size, args.runs, args.warmup, process.pid)
+                all_met &= bench_size(receiver, env, tmp, size, args.runs, args.warmup)
         finally:
+            if sink is not None:
+                b.stop(sink)
             b.stop(process)
     print(f"\nupload_throughput: all goals {b.verdict(all_met)}")
     return 0
