@@ -69,8 +69,8 @@ def plan_run(
     files pass the pre-flight inspection; a job with a file that would certainly fail review is
     not touched and is reported (and alerted) as needing a person, with every finding. The
     loop guard: a job rejected more than ``max_rejections`` times is not resubmitted again; it
-    is reported (and alerted) as needing a person too. Jobs beyond ``max_jobs``, or whose
-    uploads would push the run past ``max_map_length`` mapped task instances, wait for the next run.
+    is reported (and alerted) as needing a person too. Jobs beyond ``max_jobs``, or beyond
+    ``max_map_length`` (the run maps one ``remediate_job`` per job), wait for the next run.
     """
     plan: dict[str, list[dict[str, Any]]] = {
         "to_fix": [],
@@ -79,7 +79,6 @@ def plan_run(
         "failed": [],
         "deferred": [],
     }
-    uploads_planned = 0
     for job in candidates:
         job_id, state = job["job_id"], job["state"]
         identity = {"job_id": job_id, "state": state, "review_failure": job.get("review_failure")}
@@ -97,15 +96,11 @@ def plan_run(
             )
         elif len(plan["to_fix"]) >= max_jobs:
             plan["deferred"].append({**identity, "reason": f"max_jobs={max_jobs} reached; next run"})
+        elif len(plan["to_fix"]) >= max_map_length:
+            plan["deferred"].append({**identity, "reason": f"max_map_length={max_map_length} reached; next run"})
         else:
             job_plan = _job_plan(identity, manifest, part_size)
-            if "error" in job_plan:
-                plan["failed"].append(job_plan)
-            elif uploads_planned + job_plan["upload_count"] > max_map_length:
-                plan["deferred"].append({**identity, "reason": f"max_map_length={max_map_length} reached; next run"})
-            else:
-                uploads_planned += job_plan["upload_count"]
-                plan["to_fix"].append(job_plan)
+            plan["failed" if "error" in job_plan else "to_fix"].append(job_plan)
     return plan
 
 

@@ -96,9 +96,10 @@ def test_max_jobs_and_max_map_length_defer_the_rest() -> None:
     ids = [f"job{i}" for i in range(5)]
     plan = plan_run([_job(i) for i in ids], _manifest(*ids), max_jobs=3)
     assert len(plan["to_fix"]) == 3 and [j["job_id"] for j in plan["deferred"]] == ["job3", "job4"]
-    plan = plan_run([_job(i) for i in ids], _manifest(*ids), part_size=2 * MiB, max_map_length=9)
-    assert len(plan["to_fix"]) == 2  # 4 uploads each: 8 <= 9 < 12
-    assert all("max_map_length=9" in job["reason"] for job in plan["deferred"])
+    # One remediate_job per job: max_map_length bounds the jobs, whatever their number of uploads.
+    plan = plan_run([_job(i) for i in ids], _manifest(*ids), part_size=2 * MiB, max_map_length=4)
+    assert [j["job_id"] for j in plan["to_fix"]] == ids[:4] and sum(j["upload_count"] for j in plan["to_fix"]) > 4
+    assert [(j["job_id"], j["reason"]) for j in plan["deferred"]] == [("job4", "max_map_length=4 reached; next run")]
 
 
 def test_upload_tasks_pair_parts_with_urls() -> None:
