@@ -23,7 +23,9 @@ from metastudio_provider.hooks.metastudio import MetaStudioHook
 from metastudio_remediation.checkpoint import MemoryCheckpoint, checkpoint_from
 from metastudio_remediation.remediate import job_label, remediate_job
 from metastudio_remediation.uploads import usable_concurrency
+from metastudio_sandbox import samples
 from metastudio_sandbox.server import SandboxServer, run_in_thread
+from tests.support.media import SampleMedia
 
 AK, SK, PROJECT_ID = "REMEDIATEACCESSKEY01", "remediate-secret-key-0123456789ab", "0a11ce0000000000000000000000beef"
 JOB = "0a11ce00000000000000000000000b01"
@@ -56,12 +58,11 @@ def hook(sandbox: SandboxServer, metastudio_conn) -> MetaStudioHook:
 
 
 @pytest.fixture
-def job(tmp_path: Path) -> dict[str, Any]:
-    """The plan of the job: a video in 3 parts and an ID card front."""
-    video = tmp_path / "video.mp4"
-    video.write_bytes(b"\x00\x00\x00\x20ftypisom" + bytes(range(256)) * (3 * PART // 256 - 1) + b"\x01" * 244)
-    card = tmp_path / "front.jpg"
-    card.write_bytes(b"\xff\xd8\xff\xe0" + b"\x02" * 20_000)
+def job(tmp_path: Path, media: SampleMedia) -> dict[str, Any]:
+    """The plan of the job: a real video (1080p, 3 min) padded to exactly 3 parts, and a real ID card JPEG."""
+    recorded = media.make(tmp_path / "recorded.mp4", samples.make_video)
+    video = samples.pad_mdat(recorded, 3 * PART, dest=tmp_path / "video.mp4", random_fill=True)  # still plays
+    card = media.make(tmp_path / "front.jpg", samples.make_jpeg)
     octet = "application/octet-stream"
     uploads = [
         {"asset": "training_video", "part_number": n, "part_count": 3, "source": str(video),
@@ -164,7 +165,8 @@ def test_a_retry_sends_only_the_parts_the_sandbox_has_not_accepted(sandbox, hook
     assert len(log(sandbox, "PUT", "update")) == 1
     resent = log(sandbox, "PUT", "upload")[puts_before:]
     assert len(resent) == 2 and all(entry["status"] == 200 for entry in resent)
-    assert accepted_since(sandbox, mark) == {("training_video", 3): PART, ("id_card_image1", 0): 20_004}
+    card = job["uploads"][3]["length"]  # the JPEG's size, read from the file
+    assert accepted_since(sandbox, mark) == {("training_video", 3): PART, ("id_card_image1", 0): card}
     resumed = {row["label"]: row.get("resumed", False) for row in outcome["uploads"]}
     assert resumed == {
         "training_video part 1/3": True, "training_video part 2/3": True,
