@@ -40,7 +40,9 @@ from metastudio_provider.operators.training_job import MetaStudioUploadAssetOper
 from metastudio_provider.url_vault import seal_url
 from metastudio_remediation.planning import part_ranges
 from metastudio_remediation.remediate import remediate_job
+from metastudio_sandbox import samples
 from tests.reliability.harness import AK, ANCHOR, PROJECT_ID, SK, calls, fault, job_view, sha256, submissions
+from tests.support.media import SampleMedia
 
 pytestmark = pytest.mark.slow
 SIZE = 64 * 1024 * 1024
@@ -101,12 +103,10 @@ def run_attempt(tmp_path: Path, sealed: str, source: Path, *, kill_after: float 
 
 
 @pytest.fixture
-def video(tmp_path: Path) -> Path:
-    path = tmp_path / "video.mp4"
-    with path.open("wb") as handle:
-        handle.write(b"\x00\x00\x00\x20ftypisom" + os.urandom(4096))
-        handle.truncate(SIZE)
-    return path
+def video(tmp_path: Path, media: SampleMedia) -> Path:
+    """A real video (1080p, 3 min, H.264) padded to exactly SIZE with an unreferenced, sparse mdat box."""
+    recorded = media.make(tmp_path / "recorded.mp4", samples.make_video)
+    return samples.pad_mdat(recorded, SIZE, dest=tmp_path / "video.mp4")
 
 
 def fresh_url(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> str:
@@ -193,17 +193,16 @@ def remediate_attempt(job: dict[str, Any], base_url: str, store: str, out: str, 
 
 
 @pytest.fixture
-def anchor_job(video: Path, tmp_path: Path) -> dict[str, Any]:
-    """Anchor's plan: the 64 MiB video in 3 parts and an ID card front."""
-    card = tmp_path / "front.jpg"
-    card.write_bytes(b"\xff\xd8\xff\xe0" + os.urandom(CARD - 4))
+def anchor_job(video: Path, tmp_path: Path, media: SampleMedia) -> dict[str, Any]:
+    """Anchor's plan: the 64 MiB video in 3 parts and an ID card front (a real JPEG of at least CARD bytes)."""
+    card = media.make(tmp_path / "front.jpg", samples.make_jpeg, size=CARD)  # camera-sized: padded APP15 segments
     octet = "application/octet-stream"
     uploads = [
         {"asset": "training_video", "part_number": n, "part_count": 3, "source": str(video), "offset": offset,
          "length": length, "content_type": octet}
         for n, (offset, length) in enumerate(part_ranges(SIZE, 3), start=1)
     ] + [{"asset": "id_card_front", "part_number": None, "part_count": None, "source": str(card), "offset": 0,
-          "length": CARD, "content_type": octet}]  # fmt: skip
+          "length": card.stat().st_size, "content_type": octet}]  # fmt: skip
     return {"job_id": ANCHOR, "state": "AUTO_VERIFY_FAILED", "body": {"video_multipart_count": 3}, "uploads": uploads}
 
 
@@ -249,9 +248,9 @@ def test_remediation_killed_mid_part_resends_only_what_was_not_accepted(connecti
     assert len(calls(url, "PUT", "update", ANCHOR)) == 1  # the recorded URLs were used: no second Update
     resent = calls(url, "PUT", "upload")[puts:]
     assert [entry["status"] for entry in resent] == [200, 200]  # part 3 and the ID card, nothing else
-    third = part_ranges(SIZE, 3)[2][1]
-    assert accepted_since(url, mark) == {("training_video", 3): third, ("id_card_image1", 0): CARD}
-    assert sum(row["bytes_sent"] for row in outcome["uploads"] if not row.get("resumed")) == third + CARD
+    third, card = part_ranges(SIZE, 3)[2][1], anchor_job["uploads"][3]["length"]  # the JPEG's size, from the file
+    assert accepted_since(url, mark) == {("training_video", 3): third, ("id_card_image1", 0): card}
+    assert sum(row["bytes_sent"] for row in outcome["uploads"] if not row.get("resumed")) == third + card
     files = {(f["asset"], f["part"]): f["sha256"] for f in job_view(url, ANCHOR)["files"]}
     assert files[("training_video", 0)] == sha256(Path(anchor_job["uploads"][0]["source"]))  # reassembled whole
     assert submissions(url, ANCHOR) == 2
