@@ -24,11 +24,11 @@ from metastudio_remediation.planning import plan_run
 from metastudio_remediation.remediate import remediate_job
 from metastudio_remediation.report import build_report
 from metastudio_remediation.steps import finalize_job, find_failed_jobs, plan_remediation
+from metastudio_sandbox import samples
 from tests.support.local_server import LocalServer, Reply
+from tests.support.media import SampleMedia
 
 JOB, OTHER = "0a11ce0000000000000000000000a001", "0a11ce0000000000000000000000a002"
-JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 200
-MP4 = b"\x00\x00\x00\x20ftypisom" + b"\x00" * 200
 
 
 # ----------------------------------------------------------------------------------------------
@@ -37,9 +37,8 @@ MP4 = b"\x00\x00\x00\x20ftypisom" + b"\x00" * 200
 
 
 @pytest.fixture
-def root(tmp_path: Path) -> Path:
-    (tmp_path / "assets").mkdir()
-    (tmp_path / "assets" / "id.jpg").write_bytes(JPEG)
+def root(tmp_path: Path, media: SampleMedia) -> Path:
+    media.make(tmp_path / "assets" / "id.jpg", samples.make_jpeg)  # a real ID card photo
     return tmp_path
 
 
@@ -65,12 +64,12 @@ def manifest_with(root: Path, entry: str, text: str | None = None) -> Any:
         ("{assets: {audio: id.jpg}}", "looks like jpeg; audio must be zip"),
     ],
 )
-def test_bad_job_entries_fail_only_that_job(root: Path, entry: str, message: str) -> None:
+def test_bad_job_entries_fail_only_that_job(root: Path, media: SampleMedia, entry: str, message: str) -> None:
     (root / "assets" / "sub").mkdir()
     os.symlink("loop.jpg", root / "assets" / "loop.jpg")
-    with (root / "assets" / "huge.mp4").open("wb") as handle:  # sparse: 20 GiB + 1 byte, real limit
-        handle.write(MP4)
-        handle.truncate(20 * 1024**3 + 1)
+    recorded = media.make(root / "recorded.mp4", samples.make_video)
+    # A real video padded (sparse mdat) to 20 GiB + 1 byte: it plays, and is one byte over the real limit.
+    samples.pad_mdat(recorded, 20 * 1024**3 + 1, dest=root / "assets" / "huge.mp4")
     manifest = manifest_with(root, entry)
     assert list(manifest.corrections) == [OTHER]
     assert JOB in manifest.errors and message in manifest.errors[JOB], manifest.errors
@@ -104,11 +103,10 @@ def test_non_utf8_and_unreadable_manifests(root: Path) -> None:
             load_manifest(path)
 
 
-def test_unreadable_asset_fails_only_that_job(root: Path) -> None:
+def test_unreadable_asset_fails_only_that_job(root: Path, media: SampleMedia) -> None:
     if os.geteuid() == 0:
         pytest.skip("root can read a mode-000 file")
-    secret = root / "assets" / "locked.jpg"
-    secret.write_bytes(JPEG)
+    secret = media.make(root / "assets" / "locked.jpg", samples.make_jpeg)
     secret.chmod(0)
     manifest = manifest_with(root, "{assets: {cover: locked.jpg}}")
     assert "cannot be read" in manifest.errors[JOB] and list(manifest.corrections) == [OTHER]
@@ -234,11 +232,10 @@ def test_malformed_show_answers_fail_only_that_job_at_plan_time(make_hook, reply
     assert [item["job_id"] for item in plan["skipped"]] == [OTHER]  # planned normally (no correction)
 
 
-def test_update_answer_without_the_needed_url_is_reported(make_hook, tmp_path: Path) -> None:
-    cover = tmp_path / "cover.jpg"
-    cover.write_bytes(JPEG)
+def test_update_answer_without_the_needed_url_is_reported(make_hook, tmp_path: Path, media: SampleMedia) -> None:
+    cover = media.make(tmp_path / "cover.jpg", samples.make_jpeg, width=640, height=360)
     upload = {"asset": "cover", "part_number": None, "part_count": None, "source": str(cover), "offset": 0,
-              "length": len(JPEG), "content_type": "application/octet-stream"}  # fmt: skip
+              "length": cover.stat().st_size, "content_type": "application/octet-stream"}  # fmt: skip
     job = {"job_id": JOB, "state": "AUTO_VERIFY_FAILED", "body": {}, "uploads": [upload], "upload_count": 1}
     with LocalServer(lambda request: Reply(200, {"job_id": JOB})) as server:  # an Update answer with no URL
         outcome = remediate_job(make_hook(server.base_url), job, MemoryCheckpoint())
