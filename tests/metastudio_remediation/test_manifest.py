@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -23,18 +24,16 @@ from metastudio_sandbox.samples import (
 )
 
 JOB = "0a11ce0000000000000000000000a001"
-MP4 = b"\x00\x00\x00\x20ftypisom" + b"\x00" * 200
-JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 200
-PDF = b"%PDF-1.7\n" + b"\x00" * 200
 
 
 @pytest.fixture
-def root(tmp_path: Path) -> Path:
+def root(tmp_path: Path, media: Path) -> Path:
+    """An assets root with a user's good files, copied from the real samples of the ``media`` folder below."""
     assets = tmp_path / "assets"
     (assets / "v").mkdir(parents=True)
-    (assets / "v" / "video.mp4").write_bytes(MP4)
-    (assets / "id.jpg").write_bytes(JPEG)
-    (assets / "letter.pdf").write_bytes(PDF)
+    shutil.copyfile(media / "ok.mp4", assets / "v" / "video.mp4")  # H.264, 1920x1080, 3 min
+    shutil.copyfile(media / "photo.jpg", assets / "id.jpg")
+    shutil.copyfile(media / "letter.pdf", assets / "letter.pdf")
     return tmp_path
 
 
@@ -60,7 +59,7 @@ jobs:
     correction = manifest.corrections[JOB]
     assert correction.update == {"name": "Ann", "video_multipart_count": 2}
     assert correction.assets["training_video"].location == str((root / "assets/v/video.mp4").resolve())
-    assert correction.assets["training_video"].size == len(MP4)
+    assert correction.assets["training_video"].size == (root / "assets/v/video.mp4").stat().st_size
     assert correction.assets["id_card_front"].content_type == "application/octet-stream"
     assert manifest.errors == {}
 
@@ -120,8 +119,8 @@ def test_unreadable_manifest(root: Path) -> None:
     ],
 )
 def test_per_job_problems_affect_only_that_job(root: Path, entry: str, message: str) -> None:
-    (root / "outside.jpg").write_bytes(JPEG)
-    (root / "assets" / "empty.jpg").write_bytes(b"")
+    shutil.copyfile(root / "assets" / "id.jpg", root / "outside.jpg")  # a good photo, in the wrong place
+    (root / "assets" / "empty.jpg").write_bytes(b"")  # deliberately not a real file: empty
     other = "0a11ce0000000000000000000000a002"
     path = write(root, f"assets_root: assets\njobs:\n  {JOB}: {entry}\n  {other}: {{assets: {{cover: id.jpg}}}}\n")
     manifest = load_manifest(path)
@@ -131,8 +130,7 @@ def test_per_job_problems_affect_only_that_job(root: Path, entry: str, message: 
 
 
 def test_symlink_out_of_the_root_is_refused(root: Path) -> None:
-    secret = root / "secret.jpg"
-    secret.write_bytes(JPEG)
+    secret = shutil.copyfile(root / "assets" / "id.jpg", root / "secret.jpg")
     os.symlink(secret, root / "assets" / "link.jpg")
     manifest = load_manifest(write(root, f"assets_root: assets\njobs:\n  {JOB}: {{assets: {{cover: link.jpg}}}}\n"))
     assert "is outside assets_root" in manifest.errors[JOB]
@@ -150,7 +148,7 @@ def test_object_storage_uri_is_read_through_object_storage_path(root: Path) -> N
     uri = (root / "assets" / "id.jpg").resolve().as_uri()  # file:///...
     manifest = load_manifest(write(root, f"jobs:\n  {JOB}: {{assets: {{cover: '{uri}'}}}}\n"))
     assert manifest.corrections[JOB].assets["cover"].location == uri
-    assert manifest.corrections[JOB].assets["cover"].size == len(JPEG)
+    assert manifest.corrections[JOB].assets["cover"].size == (root / "assets" / "id.jpg").stat().st_size
 
 
 # ----------------------------------------------------------------------------------------------
