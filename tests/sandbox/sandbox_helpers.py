@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -13,6 +16,7 @@ from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.sdk_request import SdkRequest
 from huaweicloudsdkcore.signer.signer import Signer
 
+from metastudio_sandbox import samples
 from metastudio_sandbox.assets import SEED_VIDEO
 
 AK = "test-access-key"
@@ -20,12 +24,24 @@ SK = "test-secret-key-do-not-log"
 PROJECT = "0123456789abcdef0123456789abcdef"
 REVIEW_DELAY = 0.2
 JOBS_PATH = f"/v1/{PROJECT}/digital-human-training-manage/user/jobs"
-MP4 = b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 2000  # an MP4 signature only: for upload tests, fails review
+SAMPLES_CACHE = Path(__file__).resolve().parents[2] / "var" / "cache" / "samples"  # as tests/metastudio_remediation
+
+
+def _sample(maker: Callable[..., Path], name: str, **params: Any) -> bytes:
+    """The bytes of a real sample file, made once per parameter set and then read from the cache."""
+    with tempfile.TemporaryDirectory() as folder:
+        return samples.make_cached(Path(folder) / name, maker, SAMPLES_CACHE, **params).read_bytes()
+
+
+# Deliberately NOT a real video: an MP4 signature and zeros, which no player opens and the review rejects.
+# Only for tests of the upload mechanics (bytes in, bytes out); a user's good video is VIDEO.
+MP4 = b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 2000
 # A genuine H.264 MP4 that passes the review (1920x1080, 3 min; the sandbox's seed video, 44 KB).
 VIDEO = resources.files("metastudio_sandbox").joinpath(SEED_VIDEO).read_bytes()
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF" + b"\x01" * 500
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x02" * 500
-PDF = b"%PDF-1.4\n" + b"\x03" * 500
+# A user's good ID card photos and authorization letter: real files (samples.make_jpeg/make_png/make_pdf).
+JPEG = _sample(samples.make_jpeg, "id_card_front.jpg")
+PNG = _sample(samples.make_png, "id_card_back.png", back=True)
+PDF = _sample(samples.make_pdf, "authorization_letter.pdf")
 OCTET = {"Content-Type": "application/octet-stream"}
 
 
