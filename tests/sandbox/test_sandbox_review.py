@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from sandbox_helpers import JPEG, OCTET, REVIEW_DELAY, Api, upload_all
+from sandbox_helpers import OCTET, REVIEW_DELAY, Api, upload_all
 
 from metastudio_sandbox import samples
 from metastudio_sandbox.review import CODE_VIDEO_DURATION
@@ -65,7 +65,7 @@ def test_missing_assets_fail_review(api: Api) -> None:
         assert words in failure["log_description"]
 
 
-def test_remediation_of_a_seeded_failure(api: Api) -> None:
+def test_remediation_of_a_seeded_failure(api: Api, media: SampleMedia, tmp_path: Path) -> None:
     """Update keeps the failed state; resubmitting unchanged files fails again; replacing the bad one passes."""
     job_id = next(
         job["job_id"]
@@ -80,7 +80,8 @@ def test_remediation_of_a_seeded_failure(api: Api) -> None:
     assert again["operation_logs"][-1]["error_code"] == "44005902"
 
     urls = api.update(job_id, {"command_message": "UPDATE_VIDEO"}).json()
-    fresh_front = JPEG + b"new photo"
+    # A new, real photo of the ID card (not the seeded known-bad file).
+    fresh_front = media.make(tmp_path / "front.jpg", samples.make_jpeg, width=900, height=568).read_bytes()
     assert requests.put(urls["id_card_image1_upload_url"], data=fresh_front, headers=OCTET, timeout=5).ok
     api.command(job_id, "SUBMITVERIFYING")
     fixed = wait_for_verdict(api, job_id)
@@ -160,10 +161,14 @@ def test_every_broken_rule_is_in_one_log_entry(api: Api, media: SampleMedia, tmp
     assert "(got 1280x720)" in description and "(got 2 min 0 s)" in description
 
 
+# Deliberately NOT a real video: a genuine ftyp box followed by random bytes, no player opens it.
+SIGNATURE_ONLY_MP4 = b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41" + os.urandom(64 * 1024)
+
+
 def test_signature_only_and_truncated_videos_fail_as_unplayable(api: Api, media: SampleMedia, tmp_path: Path) -> None:
     """What the sandbox used to accept: ``ftyp`` followed by anything."""
     for video in (
-        b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41" + os.urandom(64 * 1024),
+        SIGNATURE_ONLY_MP4,
         samples.truncate(media.make(tmp_path / "v.mp4", samples.make_video), 0.5).read_bytes(),
     ):
         state, code, description = failure_of(submit_video(api, video))
