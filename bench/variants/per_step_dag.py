@@ -33,15 +33,19 @@ def update_kwargs(job: dict) -> dict:
     catchup=False,
     max_active_runs=1,
     default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
-    params={"max_jobs": Param(50, type="integer", minimum=1, maximum=200)},
+    params={
+        "max_jobs": Param(50, type="integer", minimum=1, maximum=200),
+        "job_ids": Param([], type="array", items={"type": "string"}),
+        "dry_run": Param(False, type="boolean"),
+    },
 )
 def metastudio_training_remediation() -> None:
     @task
-    def find_failed_jobs() -> list[dict]:
+    def find_failed_jobs(params: dict) -> list[dict]:
         from metastudio_provider.hooks.metastudio import MetaStudioHook
         from metastudio_remediation.steps import find_failed_jobs
 
-        return find_failed_jobs(MetaStudioHook(CONN_ID))
+        return find_failed_jobs(MetaStudioHook(CONN_ID), params["job_ids"])
 
     @task
     def plan(candidates: list[dict], params: dict) -> list[dict]:
@@ -53,7 +57,7 @@ def metastudio_training_remediation() -> None:
 
         manifest = load_manifest(Variable.get("metastudio_corrections_path"))
         result = plan_remediation(MetaStudioHook(CONN_ID), candidates, manifest, max_jobs=params["max_jobs"])
-        return result["to_fix"]
+        return [] if params["dry_run"] else result["to_fix"]
 
     @task(pool=POOL)
     def upload_job(pair: tuple[dict, dict]) -> dict:
