@@ -19,11 +19,11 @@ manifest in a temp dir.
   is triggered with ``airflow dags trigger`` once the stack is warm: a dry run of the DAG about a
   job that does not exist (every task starts, nothing changes) has gone through first, as a
   deployment that has been up for days has served requests before its nightly run. The wall time
-  is from the run's creation
-  (``queued_at``: when the trigger lands, as the schedule or the UI's button creates it) to its
-  ``end_date`` in the metadata DB; the trigger command's own start-up (Airflow's CLI importing
-  itself) is printed apart. Also reported: task instances created, their summed run time, and
-  the run's own start-to-end time.
+  is from the run's creation (``queued_at``: when the trigger lands, as the schedule or the UI's
+  button creates it) to its ``end_date`` in the metadata DB; the trigger command's own start-up
+  (Airflow's CLI importing itself) is printed apart. Also reported: task instances created, their
+  summed run time, the run's own start-to-end time, and the CPU of the Airflow processes from
+  their start to their stop (start-up and the warm-up run included).
 
 Afterwards every job must be ``AUTO_VERIFYING`` with every byte received, for every contender.
 Airflow settings under test (flags): ``[core] parallelism``, ``[core] max_active_tasks_per_dag``,
@@ -510,13 +510,17 @@ def summarize(label: str, runs: list[dict[str, Any]], total: int) -> float:
         print(f"    {task:<20} {count:4d} x {seconds:6.2f} s")
     airflow_cpu = b.median(r["airflow_cpu"] for r in runs)
     per_task = airflow_cpu / last["task_instances"]
-    print(f"  CPU: Airflow, all processes         {airflow_cpu:7.1f} s   (~{per_task:.2f} s per task instance)")
+    print(
+        f"  CPU: Airflow, all processes         {airflow_cpu:7.1f} s   (~{per_task:.2f} s per task instance;"
+        " start-up and the warm-up run included)"
+    )
     components = ", ".join(f"{name} {b.median(r['cpu_by_component'][name] for r in runs):.1f} s" for name in COMPONENTS)
     print(f"  CPU by component at the end of the run (the scheduler's with executor and tasks): {components}")
     cores = os.cpu_count() or 1
     print(
         f"  CPU-bound floor of the DAG on {cores} cores: (Airflow + sandbox CPU) / cores ="
-        f" {(airflow_cpu + b.median(r['sandbox_cpu'] for r in runs)) / cores:.1f} s"
+        f" {(airflow_cpu + b.median(r['sandbox_cpu'] for r in runs)) / cores:.1f} s (an upper bound: the"
+        " Airflow CPU includes start-up and the warm-up run)"
     )
     each = ", ".join(f"{r:.2f}" for r in ratios)
     print(
