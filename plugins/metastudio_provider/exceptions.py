@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowException
+from urllib3.exceptions import InvalidHeader
+from urllib3.util.retry import Retry
 
-from metastudio_provider.redaction import scrub_text
+from metastudio_provider.redaction import scrub_text, url_host
 
 # Keys under which Huawei services put the error code / message, in order of preference
 # (mirrors huaweicloudsdkcore's DefaultExceptionHandler, which accepts all three spellings).
@@ -73,6 +73,14 @@ class MetaStudioInvalidResponseError(MetaStudioError):
         super().__init__(f"{operation}: {message} (request id {request_id or 'unknown'})")
         self.operation = operation
         self.request_id = request_id
+
+
+class MetaStudioInsecureUrlError(MetaStudioValidationError):
+    """A URL weaker than the endpoint it came from (``http://`` upload URL under an ``https://`` API)."""
+
+
+class MetaStudioResponseTooLargeError(MetaStudioInvalidResponseError):
+    """An answer larger than the connection's ``max_response_bytes``; reading stopped at the limit."""
 
 
 class MetaStudioApiError(MetaStudioError):
@@ -157,6 +165,27 @@ class MetaStudioCommandFailedError(MetaStudioApiError):
     """A command answered HTTP 200 but ``commond_result: EXCUTE_FAILED`` (spelling as in the API)."""
 
 
+class MetaStudioErrorAnswerError(MetaStudioApiError):
+    """A 2xx answer whose body carries a non-empty ``error_code``: an error, whatever the status says."""
+
+
+class MetaStudioRedirectError(MetaStudioApiError):
+    """A 3xx answer. Redirects are never followed (a signed call or an upload must reach its own host).
+
+    :param location_host: host of the ``Location`` header (never its path or query string)
+    """
+
+    def __init__(self, *, status: int, location_host: str, request_id: str | None, operation: str) -> None:
+        self.location_host = location_host
+        super().__init__(
+            status=status,
+            error_code=None,
+            error_msg=f"redirect to {location_host} refused (redirects are never followed)",
+            request_id=request_id,
+            operation=operation,
+        )
+
+
 def error_record(exc: BaseException) -> dict[str, Any]:
     """``to_dict()`` of a MetaStudio error; the same shape, scrubbed, for any other exception."""
     if isinstance(exc, MetaStudioError):
@@ -183,76 +212,114 @@ def exception_class_for_status(status: int) -> type[MetaStudioApiError]:
     return MetaStudioClientError
 
 
-def parse_error_body(body: bytes | str | None) -> tuple[str | None, str | None, str | None]:
+_XML_ELEMENT = "<{0}>([^<]{{0,512}})</{0}>"
+
+
+def parse_error_body(
+    body: bytes | str | None, redact: Callable[[str], str] = scrub_text
+) -> tuple[str | None, str | None, str | None]:
     """Return ``(error_code, error_msg, request_id)`` from any error body Huawei services send.
 
     Accepts ``error_code``/``error_msg``, ``errorCode``/``errorMsg`` and ``code``/``message``, at the top
-    level or nested (``{"error": {"code": ..., "message": ...}}``, ``{"error_info": {...}}``). A body
-    that is not JSON yields its first characters, scrubbed of URL query strings, as the message.
+    level or nested (``{"error": {"code": ..., "message": ...}}``, ``{"error_info": {...}}``). An
+    OBS-style XML error yields only its ``Code``, ``Message`` and ``RequestId`` (the rest can hold the
+    string to sign and the key id). Any other body yields its first characters, redacted, as the message.
     """
     if not body:
         return None, None, None
     text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
+    if text.lstrip().startswith("<?xml") or "<Error>" in text[:1024]:
+        return _parse_xml_error(text, redact)
     try:
         document = json.loads(text)
     except ValueError:
-        return None, _excerpt(text), None
+        return None, _excerpt(text, redact), None
     if not isinstance(document, Mapping):
-        return None, _excerpt(text), None
-    code, message = _find_code_and_message(document)
+        return None, _excerpt(text, redact), None
+    code, message = _find_code_and_message(document, redact)
     request_id = document.get("request_id") or document.get("requestId")
-    return code, message, str(request_id) if request_id else None
+    return code, message, _excerpt(str(request_id), redact) if request_id else None
 
 
-def _find_code_and_message(document: Mapping[str, Any], depth: int = 0) -> tuple[str | None, str | None]:
+def error_code_of(document: Mapping[str, Any]) -> str | None:
+    """The non-empty ``error_code`` of a 2xx JSON answer (top level or in ``error_info``), if any."""
+    for holder in (document, document.get("error_info")):
+        if isinstance(holder, Mapping):
+            code = holder.get("error_code")
+            if code not in (None, "") and not isinstance(code, bool):
+                return str(code)
+    return None
+
+
+def _parse_xml_error(text: str, redact: Callable[[str], str]) -> tuple[str | None, str | None, str | None]:
+    found = {}
+    for name in ("Code", "Message", "RequestId"):
+        match = re.search(_XML_ELEMENT.format(name), text)
+        found[name] = _excerpt(match.group(1), redact) if match and match.group(1).strip() else None
+    if not any(found.values()):
+        return None, "non-JSON (XML) error body", None
+    return found["Code"], found["Message"], found["RequestId"]
+
+
+def _find_code_and_message(
+    document: Mapping[str, Any], redact: Callable[[str], str], depth: int = 0
+) -> tuple[str | None, str | None]:
     for code_key, msg_key in _CODE_MSG_KEYS:
         code, message = document.get(code_key), document.get(msg_key)
         if isinstance(code, (str, int)) and code != "" and not isinstance(code, bool):
-            return str(code), _excerpt(str(message)) if message is not None else None
+            return _excerpt(str(code), redact), _excerpt(str(message), redact) if message is not None else None
         if code is None and isinstance(message, str) and code_key == "code" and message:
-            return None, _excerpt(message)
+            return None, _excerpt(message, redact)
     if depth < 3:
         for value in document.values():
             if isinstance(value, Mapping):
-                code, message = _find_code_and_message(value, depth + 1)
+                code, message = _find_code_and_message(value, redact, depth + 1)
                 if code or message:
                     return code, message
     return None, None
 
 
-def _excerpt(text: str) -> str:
-    single_line = re.sub(r"\s+", " ", scrub_text(text)).strip()
+def _excerpt(text: str, redact: Callable[[str], str] = scrub_text) -> str:
+    single_line = re.sub(r"\s+", " ", redact(text)).strip()
     if len(single_line) > _MAX_BODY_EXCERPT:
         return single_line[:_MAX_BODY_EXCERPT] + "..."
     return single_line
 
 
 def api_error_from_reply(
-    status: int, reason: str | None, headers: Mapping[str, str], body: bytes | None, *, operation: str
+    status: int,
+    reason: str | None,
+    headers: Mapping[str, str],
+    body: bytes | None,
+    *,
+    operation: str,
+    redact: Callable[[str], str] = scrub_text,
+    error_class: type[MetaStudioApiError] | None = None,
 ) -> MetaStudioApiError:
-    """The typed error for an HTTP error response, from any client library (the body is parsed, never logged)."""
-    code, message, body_request_id = parse_error_body(body)
-    return exception_class_for_status(status)(
+    """The typed error for an HTTP error response, from any client library (the body is parsed, never logged).
+
+    ``headers`` must be case-insensitive (``requests``' ``CaseInsensitiveDict``, aiohttp's ``CIMultiDict``).
+    """
+    code, message, body_request_id = parse_error_body(body, redact)
+    header_request_id = headers.get("X-Request-Id")
+    return (error_class or exception_class_for_status(status))(
         status=status,
         error_code=code,
-        error_msg=message or reason,
-        request_id=headers.get("X-Request-Id") or body_request_id,
+        error_msg=message or (_excerpt(reason, redact) if reason else None),
+        request_id=_excerpt(header_request_id, redact) if header_request_id else body_request_id,
         operation=operation,
         retry_after=retry_after_seconds(headers.get("Retry-After")),
     )
 
 
+_RETRY_AFTER = Retry(0)
+
+
 def retry_after_seconds(value: str | None) -> float | None:
-    """``Retry-After`` as seconds (delta-seconds or an HTTP date); None when absent or malformed."""
+    """``Retry-After`` as seconds (delta-seconds or an HTTP date, parsed by urllib3); None when absent or malformed."""
     if not value:
         return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
     try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        return _RETRY_AFTER.parse_retry_after(value.strip())
+    except InvalidHeader:
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())

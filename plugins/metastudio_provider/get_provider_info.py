@@ -69,7 +69,10 @@ def _field(label: str, description: str, schema: dict[str, Any]) -> dict[str, An
 
 
 _NUMBER = {"type": ["number", "null"], "minimum": 0}
+_PRINTABLE_TEXT = {"type": ["string", "null"], "maxLength": 256}
 
+# The one description of the connection extras: the UI form (``conn-fields``) and the hook's
+# validation (``connection_config.EXTRAS_SCHEMA``) are both built from it.
 _CONN_FIELDS: dict[str, Any] = {
     "project_id": _field("Project ID", "MetaStudio project id (required).", {"type": "string", "maxLength": 64}),
     "auth_method": _field(
@@ -80,22 +83,52 @@ _CONN_FIELDS: dict[str, Any] = {
     "iam_endpoint": _field(
         "IAM endpoint",
         "Token auth only, e.g. https://iam.cn-north-4.myhuaweicloud.com.",
-        {"type": ["string", "null"]},
+        {"type": ["string", "null"], "maxLength": 2048},
     ),
-    "domain_name": _field("Account (domain) name", "Token auth only.", {"type": ["string", "null"]}),
-    "user_name": _field("IAM user name", "Token auth only.", {"type": ["string", "null"]}),
+    "domain_name": _field("Account (domain) name", "Token auth only.", _PRINTABLE_TEXT),
+    "user_name": _field("IAM user name", "Token auth only.", _PRINTABLE_TEXT),
     "app_user_id": _field(
         "App user id", "Sent as X-App-UserId (printable ASCII, 1-256 chars).", {"type": ["string", "null"]}
     ),
     "connect_timeout": _field("Connect timeout (s)", "Default 10.", _NUMBER),
-    "read_timeout": _field("Read timeout (s)", "Default 60.", _NUMBER),
+    "read_timeout": _field("Read timeout (s)", "Longest silence while reading an answer (default 60).", _NUMBER),
+    "request_timeout": _field(
+        "Request timeout (s)",
+        "Wall-clock limit of one API/IAM request, slow headers and bodies included (default 120).",
+        _NUMBER,
+    ),
+    "max_response_bytes": _field(
+        "Max answer size (bytes)",
+        "Largest API or IAM answer read; a larger one is an error (default 8388608 = 8 MiB).",
+        {"type": ["integer", "null"], "minimum": 1},
+    ),
     "retry_limit": _field(
-        "Retry limit", "Retries after the first attempt (default 5).", {"type": ["integer", "null"], "minimum": 0}
+        "Retry limit",
+        "Retries after the first attempt (default 5).",
+        {"type": ["integer", "null"], "minimum": 0, "maximum": 100},
     ),
     "retry_delay": _field("Retry base delay (s)", "Exponential backoff base (default 1).", _NUMBER),
     "retry_max_delay": _field("Retry max delay (s)", "Longest single wait (default 60).", _NUMBER),
-    "retry_deadline": _field("Retry deadline (s)", "Total time for one call with retries (default 600).", _NUMBER),
+    "retry_deadline": _field(
+        "Retry deadline (s)", "Wall-clock limit of one API call, every attempt and wait included (default 600).", _NUMBER
+    ),
+    "upload_deadline": _field(
+        "Upload deadline (s)", "Wall-clock limit of one upload, every attempt included (default 3600).", _NUMBER
+    ),
     "verify": _field(
         "Verify TLS", "true (default), false, or a CA bundle path.", {"type": ["boolean", "string", "null"]}
     ),
 }
+
+
+def connection_extras_schema() -> dict[str, Any]:
+    """The JSON Schema of a ``metastudio`` connection's extras (unknown keys are refused)."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            name: {**spec["schema"], "title": spec["label"], "description": spec["description"]}
+            for name, spec in _CONN_FIELDS.items()
+        },
+    }

@@ -1,7 +1,11 @@
 """Turn an Airflow connection into a validated, typed MetaStudio configuration.
 
-The extras are an explicit allowlist: a misspelt key (``projectid``) fails loudly here instead
-of being forwarded as an HTTP header, which is what plain ``HttpHook`` would do.
+The extras are an explicit allowlist, described once as a JSON Schema in ``get_provider_info``
+(which also builds the UI form) and validated here with ``jsonschema``: a misspelt key
+(``projectid``) fails loudly instead of being forwarded as an HTTP header, which is what plain
+``HttpHook`` would do. Credentials are checked when the connection is read: an AK with a trailing
+newline or a non-ASCII character would otherwise surface much later as a raw ``ValueError``
+quoting the signed header. Errors name the field, never its value.
 """
 
 from __future__ import annotations
@@ -11,7 +15,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import jsonschema
+
 from metastudio_provider.exceptions import MetaStudioConfigError
+from metastudio_provider.get_provider_info import connection_extras_schema
 
 AuthMethod = Literal["aksk", "token"]
 
@@ -21,25 +28,20 @@ DEFAULT_RETRY_LIMIT = 5
 DEFAULT_RETRY_DELAY = 1.0
 DEFAULT_RETRY_MAX_DELAY = 60.0
 DEFAULT_RETRY_DEADLINE = 600.0
+DEFAULT_REQUEST_TIMEOUT = 120.0
+DEFAULT_UPLOAD_DEADLINE = 3600.0
+DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 DEFAULT_IAM_ENDPOINT = "https://iam.myhuaweicloud.com"
 
-# Every extra the connection may carry, with a one-line description (used in error messages
-# and mirrored by the connection form in ``get_provider_info``).
-ALLOWED_EXTRAS: dict[str, str] = {
-    "project_id": "MetaStudio project id (required)",
-    "auth_method": "'aksk' (default) or 'token'",
-    "iam_endpoint": "IAM endpoint for token auth, e.g. https://iam.cn-north-4.myhuaweicloud.com",
-    "domain_name": "account (domain) name, token auth",
-    "user_name": "IAM user name, token auth",
-    "app_user_id": "sent as X-App-UserId on every API call",
-    "connect_timeout": "seconds to establish a connection (default 10)",
-    "read_timeout": "seconds to wait for a response (default 60)",
-    "retry_limit": "retries after the first attempt (default 5)",
-    "retry_delay": "base of the exponential backoff, seconds (default 1)",
-    "retry_max_delay": "longest single wait between attempts, seconds (default 60)",
-    "retry_deadline": "total time budget for one call including retries, seconds (default 600)",
-    "verify": "TLS verification: true (default), false, or a CA bundle path",
-}
+EXTRAS_SCHEMA: dict[str, Any] = connection_extras_schema()
+# Every extra the connection may carry, with its one-line description.
+ALLOWED_EXTRAS: dict[str, str] = {name: spec["description"] for name, spec in EXTRAS_SCHEMA["properties"].items()}
+_EXTRAS_VALIDATOR = jsonschema.Draft202012Validator(EXTRAS_SCHEMA)
+
+# AK and SK go into a header and an HMAC key: printable ASCII, no whitespace.
+_KEY_CHARACTERS = re.compile(r"^[\x21-\x7e]+$")
+# IAM password, account and user name: printable ASCII; Huawei allows inner spaces, never at the ends.
+_IAM_CHARACTERS = re.compile(r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$")
 
 _PROJECT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # X-App-UserId: 1-256 printable ASCII characters (no Chinese, no control characters).
@@ -67,6 +69,9 @@ class MetaStudioConnectionConfig:
     retry_delay: float = DEFAULT_RETRY_DELAY
     retry_max_delay: float = DEFAULT_RETRY_MAX_DELAY
     retry_deadline: float = DEFAULT_RETRY_DEADLINE
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT
+    upload_deadline: float = DEFAULT_UPLOAD_DEADLINE
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     verify: bool | str = True
 
     @property
@@ -78,7 +83,15 @@ def config_from_connection(conn: Any) -> MetaStudioConnectionConfig:
     """Validate ``conn`` (an Airflow ``Connection``) and build the config, naming every problem."""
     conn_id = conn.conn_id or "<unnamed>"
     extras = _extras(conn, conn_id)
-    unknown = sorted(set(extras) - set(ALLOWED_EXTRAS))
+    unknown = sorted(
+        {
+            key
+            for error in _EXTRAS_VALIDATOR.iter_errors(extras)
+            if error.validator == "additionalProperties"
+            for key in error.instance
+            if key not in EXTRAS_SCHEMA["properties"]
+        }
+    )
     if unknown:
         allowed = ", ".join(sorted(ALLOWED_EXTRAS))
         raise MetaStudioConfigError(
@@ -108,9 +121,17 @@ def config_from_connection(conn: Any) -> MetaStudioConnectionConfig:
         "retry_delay": _number(extras, "retry_delay", DEFAULT_RETRY_DELAY, problems, allow_zero=True),
         "retry_max_delay": _number(extras, "retry_max_delay", DEFAULT_RETRY_MAX_DELAY, problems, allow_zero=True),
         "retry_deadline": _number(extras, "retry_deadline", DEFAULT_RETRY_DEADLINE, problems),
+        "request_timeout": _number(extras, "request_timeout", DEFAULT_REQUEST_TIMEOUT, problems),
+        "upload_deadline": _number(extras, "upload_deadline", DEFAULT_UPLOAD_DEADLINE, problems),
     }
     retry_limit = _integer(extras, "retry_limit", DEFAULT_RETRY_LIMIT, problems)
-    verify = _verify(extras.get("verify", True), problems)
+    max_response_bytes = _integer(
+        extras, "max_response_bytes", DEFAULT_MAX_RESPONSE_BYTES, problems, minimum=1, maximum=2**31
+    )
+    verify = parse_verify(extras.get("verify", True), problems)
+    if not problems:
+        checked = {**extras, **numbers, "retry_limit": retry_limit, "max_response_bytes": max_response_bytes}
+        problems.extend(_schema_problems(checked | {"verify": verify, "auth_method": auth_method}))
 
     token_fields: dict[str, str | None] = {}
     if auth_method == "token":
@@ -122,15 +143,23 @@ def config_from_connection(conn: Any) -> MetaStudioConnectionConfig:
         for name in ("domain_name", "user_name"):
             if not token_fields[name]:
                 problems.append(f"extra {name!r} is required when auth_method is 'token'")
+            elif not _IAM_CHARACTERS.match(str(extras[name])):
+                problems.append(f"extra {name!r} {_IAM_RULE}")
         if not conn.password:
             problems.append("the password field must hold the IAM password when auth_method is 'token'")
+        elif not _IAM_CHARACTERS.match(conn.password):
+            problems.append(f"the password field (IAM password) {_IAM_RULE}")
         if not str(token_fields["iam_endpoint"]).startswith(("http://", "https://")):
             problems.append("extra 'iam_endpoint' must be an http(s) URL")
     else:
         if not conn.login:
             problems.append("the login field must hold the access key (AK)")
+        elif not _KEY_CHARACTERS.match(conn.login):
+            problems.append(f"the login field (access key, AK) {_KEY_RULE}")
         if not conn.password:
             problems.append("the password field must hold the secret key (SK)")
+        elif not _KEY_CHARACTERS.match(conn.password):
+            problems.append(f"the password field (secret key, SK) {_KEY_RULE}")
 
     if problems:
         raise MetaStudioConfigError(f"Connection {conn_id!r} is not usable: " + "; ".join(problems))
@@ -144,6 +173,7 @@ def config_from_connection(conn: Any) -> MetaStudioConnectionConfig:
             iam_password=conn.password,
             app_user_id=app_user_id,
             retry_limit=retry_limit,
+            max_response_bytes=max_response_bytes,
             verify=verify,
             **token_fields,  # type: ignore[arg-type]
             **numbers,
@@ -157,9 +187,26 @@ def config_from_connection(conn: Any) -> MetaStudioConnectionConfig:
         secret_key=conn.password,
         app_user_id=app_user_id,
         retry_limit=retry_limit,
+        max_response_bytes=max_response_bytes,
         verify=verify,
         **numbers,
     )
+
+
+_KEY_RULE = "must be printable ASCII without spaces, line breaks or other control characters (check for a pasted newline)"
+_IAM_RULE = (
+    "must be printable ASCII without control characters or leading/trailing whitespace "
+    "(check for a pasted newline)"
+)
+
+
+def _schema_problems(values: dict[str, Any]) -> list[str]:
+    """Whatever the schema in ``get_provider_info`` says beyond the checks above (lengths, enums)."""
+    return [
+        f"extra {'.'.join(map(str, error.absolute_path)) or '<extras>'!r} is invalid ({error.validator} "
+        f"{error.validator_value!r})"
+        for error in _EXTRAS_VALIDATOR.iter_errors(values)
+    ]
 
 
 def _extras(conn: Any, conn_id: str) -> dict[str, Any]:
@@ -220,7 +267,9 @@ def _number(
     return number
 
 
-def _integer(extras: dict[str, Any], key: str, default: int, problems: list[str]) -> int:
+def _integer(
+    extras: dict[str, Any], key: str, default: int, problems: list[str], *, minimum: int = 0, maximum: int = 100
+) -> int:
     value = extras.get(key, default)
     try:
         if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
@@ -229,13 +278,14 @@ def _integer(extras: dict[str, Any], key: str, default: int, problems: list[str]
     except (TypeError, ValueError):
         problems.append(f"extra {key!r} must be a whole number, got {value!r}")
         return default
-    if not 0 <= number <= 100:
-        problems.append(f"extra {key!r} must be between 0 and 100, got {value!r}")
+    if not minimum <= number <= maximum:
+        problems.append(f"extra {key!r} must be between {minimum} and {maximum}, got {value!r}")
         return default
     return number
 
 
-def _verify(value: Any, problems: list[str]) -> bool | str:
+def parse_verify(value: Any, problems: list[str]) -> bool | str:
+    """``verify`` as ``requests`` takes it: a bool or a CA bundle path (for any connection type)."""
     if isinstance(value, bool):
         return value
     if isinstance(value, str):
