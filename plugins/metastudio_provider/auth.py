@@ -10,15 +10,21 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
 
 import requests
 from requests.auth import AuthBase
+
+from metastudio_provider.exceptions import MetaStudioInvalidResponseError
+
+if TYPE_CHECKING:
+    from metastudio_provider.hooks.transport import Reply
 
 ALGORITHM = "SDK-HMAC-SHA256"
 SDK_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
@@ -237,6 +243,20 @@ def token_expiry(document: Any, now: datetime) -> datetime:
         return now + IAM_TOKEN_LIFETIME
 
 
+def token_from_reply(reply: Reply, now: datetime) -> tuple[str, datetime]:
+    """The ``X-Subject-Token`` of IAM's answer and its expiry; a typed error when there is none."""
+    token = reply.headers.get("X-Subject-Token")
+    if not token:
+        raise MetaStudioInvalidResponseError(
+            "IAM answered without an X-Subject-Token header", operation="iam_token", request_id=reply.request_id
+        )
+    try:
+        document = json.loads(reply.body)
+    except ValueError:
+        document = None
+    return token, token_expiry(document, now)
+
+
 class TokenCache:
     """One IAM token and its expiry; the sync provider and the async hook both keep theirs here.
 
@@ -264,8 +284,8 @@ class TokenCache:
         self._token, self.expires_at = None, None
 
 
-# (url, json body) -> response; the hook supplies it with its retries, timeouts and error mapping.
-TokenTransport = Callable[[str, dict[str, Any]], requests.Response]
+# (url, json body) -> checked 2xx reply; the hook supplies it with its retries, limits and error mapping.
+TokenTransport = Callable[[str, dict[str, Any]], "Reply"]
 
 
 class IamTokenProvider:
@@ -306,17 +326,11 @@ class IamTokenProvider:
             self._cache.invalidate()
 
     def _fetch(self) -> str:
-        response = self._transport(self._credentials.token_url, self._credentials.token_request_body())
-        token = response.headers.get("X-Subject-Token")
-        if not token:
-            raise ValueError("IAM answered without an X-Subject-Token header")
+        reply = self._transport(self._credentials.token_url, self._credentials.token_request_body())
+        token, expires_at = token_from_reply(reply, self._cache.clock())
         if self._on_new_token:
             self._on_new_token(token)
-        try:
-            document = response.json()
-        except ValueError:
-            document = None
-        self._cache.store(token, token_expiry(document, self._cache.clock()))
+        self._cache.store(token, expires_at)
         return token
 
 

@@ -16,7 +16,7 @@ from airflow.sdk.exceptions import AirflowException
 from urllib3.exceptions import InvalidHeader
 from urllib3.util.retry import Retry
 
-from metastudio_provider.redaction import scrub_text, url_host
+from metastudio_provider.redaction import scrub_text
 
 # Keys under which Huawei services put the error code / message, in order of preference
 # (mirrors huaweicloudsdkcore's DefaultExceptionHandler, which accepts all three spellings).

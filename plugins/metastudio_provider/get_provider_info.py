@@ -110,7 +110,9 @@ _CONN_FIELDS: dict[str, Any] = {
     "retry_delay": _field("Retry base delay (s)", "Exponential backoff base (default 1).", _NUMBER),
     "retry_max_delay": _field("Retry max delay (s)", "Longest single wait (default 60).", _NUMBER),
     "retry_deadline": _field(
-        "Retry deadline (s)", "Wall-clock limit of one API call, every attempt and wait included (default 600).", _NUMBER
+        "Retry deadline (s)",
+        "Wall-clock limit of one API call, every attempt and wait included (default 600).",
+        _NUMBER,
     ),
     "upload_deadline": _field(
         "Upload deadline (s)", "Wall-clock limit of one upload, every attempt included (default 3600).", _NUMBER

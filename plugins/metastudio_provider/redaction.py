@@ -24,9 +24,7 @@ _QUERY_AFTER_PATH = re.compile(r"((?:[a-zA-Z][a-zA-Z0-9+.-]*://[^\s/?#\"'<>]+)?/
 _SIGNED_HEADER_PART = re.compile(r"((?:Access|Signature|Credential)(?:=|%3D))[^\s,;&\"'<>]+", re.IGNORECASE)
 # An echoed "Authorization: <anything>" header, in HTTP, JSON or Python-repr form.
 _AUTHORIZATION = re.compile(r"(Authorization['\"]?\s*[:=]\s*['\"]?)[^\r\n'\"}]+", re.IGNORECASE)
-_TOKEN_HEADER = re.compile(
-    r"(X-(?:Auth|Subject|Security)-Token['\"]?\s*[:=]\s*['\"]?)[^\s'\",}]+", re.IGNORECASE
-)
+_TOKEN_HEADER = re.compile(r"(X-(?:Auth|Subject|Security)-Token['\"]?\s*[:=]\s*['\"]?)[^\s'\",}]+", re.IGNORECASE)
 _PASSWORD_FIELD = re.compile(r"(\b(?:password|secret_key|secret)['\"]?\s*[:=]\s*['\"]?)[^\s'\",}&]+", re.IGNORECASE)
 # Elements of OBS/S3 error documents that carry signing material or key ids.
 _XML_SECRET_ELEMENT = re.compile(

@@ -193,10 +193,11 @@ def config_from_connection(conn: Any) -> MetaStudioConnectionConfig:
     )
 
 
-_KEY_RULE = "must be printable ASCII without spaces, line breaks or other control characters (check for a pasted newline)"
+_KEY_RULE = (
+    "must be printable ASCII without spaces, line breaks or other control characters (check for a pasted newline)"
+)
 _IAM_RULE = (
-    "must be printable ASCII without control characters or leading/trailing whitespace "
-    "(check for a pasted newline)"
+    "must be printable ASCII without control characters or leading/trailing whitespace (check for a pasted newline)"
 )
 
 

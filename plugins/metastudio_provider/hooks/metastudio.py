@@ -9,6 +9,7 @@ typed; uploads stream from disk and are re-opened at the right offset on each at
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -29,17 +30,25 @@ from metastudio_provider.auth import (
     SdkHmacSha256Signer,
 )
 from metastudio_provider.exceptions import (
-    MetaStudioApiError,
     MetaStudioCommandFailedError,
     MetaStudioInvalidResponseError,
     MetaStudioTransportError,
     MetaStudioValidationError,
-    api_error_from_reply,
 )
+from metastudio_provider.hooks import send_sync
 from metastudio_provider.hooks.connection_config import MetaStudioConnectionConfig, config_from_connection
 from metastudio_provider.hooks.retry import RetryPolicy, is_retryable, is_retryable_non_idempotent
+from metastudio_provider.hooks.transport import (
+    USER_AGENT,
+    Deadline,
+    Reply,
+    TransportPolicy,
+    check_error_answer,
+    check_reply,
+    json_object,
+    require_upload_url,
+)
 from metastudio_provider.hooks.upload import (
-    LargeBlockAdapter,
     ProgressReporter,
     SegmentReader,
     Source,
@@ -48,13 +57,14 @@ from metastudio_provider.hooks.upload import (
 )
 from metastudio_provider.models import (
     COMMAND_FAILED,
+    COMMAND_SUCCESS,
     OCTET_STREAM,
     CommandResult,
     TrainingJob,
     UploadResult,
     UploadUrls,
 )
-from metastudio_provider.redaction import install_urllib3_scrubber, redact_url, scrub_text
+from metastudio_provider.redaction import Redactor, install_urllib3_scrubber, redact_url
 from metastudio_provider.validation import (
     COMMAND_BODY_SCHEMA,
     CREATE_BODY_SCHEMA,
@@ -62,7 +72,8 @@ from metastudio_provider.validation import (
     validate_body,
 )
 
-USER_AGENT = "metastudio-airflow-provider/0.1"
+__all__ = ["JOBS_PATH", "USER_AGENT", "MetaStudioHook", "checked_job_id", "job_from_api"]
+
 JOBS_PATH = "/v1/{project_id}/digital-human-training-manage/user/jobs"
 PAGE_SIZE = 100
 SORT_KEYS = frozenset({"create_time", "update_time", "asset_order"})
@@ -118,16 +129,17 @@ class MetaStudioHook(HttpHook):
         return config
 
     @cached_property
+    def policy(self) -> TransportPolicy:
+        """Timeouts, limits, TLS, retries and redaction of this connection (see ``hooks/transport.py``)."""
+        return TransportPolicy.from_config(self.config, retry=self._retry_policy_override)
+
+    @property
     def retry_policy(self) -> RetryPolicy:
-        if self._retry_policy_override is not None:
-            return self._retry_policy_override
-        config = self.config
-        return RetryPolicy(
-            retry_limit=config.retry_limit,
-            base_delay=config.retry_delay,
-            max_delay=config.retry_max_delay,
-            deadline=config.retry_deadline,
-        )
+        return self.policy.retry
+
+    @property
+    def redactor(self) -> Redactor:
+        return self.policy.redactor
 
     @cached_property
     def token_provider(self) -> IamTokenProvider | None:
@@ -142,29 +154,29 @@ class MetaStudioHook(HttpHook):
             password=str(config.iam_password),
             project_id=config.project_id,
         )
-        return IamTokenProvider(credentials, self._post_token_request, on_new_token=mask_secret)
+        return IamTokenProvider(credentials, self._post_token_request, on_new_token=self._register_secret)
 
     def get_conn(
         self, headers: dict[str, Any] | None = None, extra_options: dict[str, Any] | None = None
     ) -> requests.Session:
         """A new ``requests.Session`` that authenticates every request it prepares.
 
-        Unlike ``HttpHook.get_conn`` no connection extra becomes a header. ``extra_options`` is
-        accepted for ``HttpHook`` compatibility; only ``verify`` is honoured.
+        Unlike ``HttpHook.get_conn`` no connection extra becomes a header and nothing comes from
+        the environment but the proxy (no ``~/.netrc``). ``extra_options`` is accepted for
+        ``HttpHook`` compatibility; only ``verify`` is honoured.
         """
         config = self.config
-        session = requests.Session()
-        session.headers.update({"User-Agent": USER_AGENT, "Content-Type": "application/json"})
-        if config.app_user_id:
-            session.headers["X-App-UserId"] = config.app_user_id
-        if headers:
-            session.headers.update(headers)
-        session.verify = (extra_options or {}).get("verify", config.verify)
+        auth: requests.auth.AuthBase
         if config.auth_method == "token":
-            session.auth = IamTokenAuth(self.token_provider)  # type: ignore[arg-type]
+            auth = IamTokenAuth(self.token_provider)  # type: ignore[arg-type]
         else:
             signer = SdkHmacSha256Signer(str(config.access_key), str(config.secret_key))
-            session.auth = SdkHmacSha256Auth(signer, project_id=config.project_id)
+            auth = SdkHmacSha256Auth(signer, project_id=config.project_id)
+        api_headers = {"Content-Type": "application/json"}
+        if config.app_user_id:
+            api_headers["X-App-UserId"] = config.app_user_id
+        session = send_sync.new_session(self.policy, auth=auth, headers={**api_headers, **(headers or {})})
+        session.verify = (extra_options or {}).get("verify", config.verify)
         self.base_url = config.base_url
         self._base_url_initialized = True
         return session
@@ -176,13 +188,7 @@ class MetaStudioHook(HttpHook):
     @cached_property
     def _upload_session(self) -> requests.Session:
         """No auth at all: presigned URLs carry their own signature and must not get ours."""
-        session = requests.Session()
-        session.headers.update({"User-Agent": USER_AGENT})
-        session.verify = self.config.verify
-        adapter = LargeBlockAdapter(pool_maxsize=8)
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-        return session
+        return send_sync.new_session(self.policy, large_blocks=True, pool_size=8)
 
     def url_from_endpoint(self, endpoint: str | None) -> str:
         base = self.config.base_url
@@ -209,19 +215,22 @@ class MetaStudioHook(HttpHook):
         else:
             request = requests.Request(self.method, url, data=data, headers=headers, **request_kwargs)
         check = (extra_options or {}).get("check_response", True)
-        return self._call("run", request, check=check)
+        reply = self._call("run", request, check=check)
+        if check:
+            check_error_answer(reply, operation="run", redactor=self.redactor)
+        return _as_response(reply, request.url)
 
     def check_response(self, response: requests.Response) -> None:
-        """Raise the typed error for a failed response (without logging its body, unlike ``HttpHook``)."""
-        if response.status_code >= 400:
-            raise _api_error(response, operation="request")
+        """Raise the typed error unless the answer is a 2xx (without logging its body, unlike ``HttpHook``)."""
+        reply = Reply(response.status_code, response.reason, response.headers, response.content)
+        check_reply(reply, operation="request", redactor=self.redactor)
 
     def test_connection(self) -> tuple[bool, str]:
         """List one job: proves endpoint, credentials and project id together."""
         try:
             page, _ = self._call_json("test_connection", "GET", self._jobs_path(), params=[("limit", 1), ("offset", 0)])
         except Exception as exc:
-            return False, scrub_text(str(exc))
+            return False, self.redactor(str(exc))
         return True, f"Connected to MetaStudio; {page.get('count', 0)} training job(s) visible"
 
     # ------------------------------------------------------------------------------------------
@@ -358,7 +367,9 @@ class MetaStudioHook(HttpHook):
     ) -> CommandResult:
         """Run a job command (``SUBMITVERIFYING``, ``CONFIRM_MULTIPART_UPLOADED``, ...).
 
-        A 200 answer with ``commond_result: EXCUTE_FAILED`` raises :class:`MetaStudioCommandFailedError`.
+        The command succeeded only when the answer says ``commond_result: EXCUTE_SUCCESS``: a 200
+        answer with ``EXCUTE_FAILED`` raises :class:`MetaStudioCommandFailedError`, one with any
+        other or no result :class:`MetaStudioInvalidResponseError`.
         ``idempotent=False`` (for commands that change the job's state, like ``SUBMITVERIFYING``) retries
         only failures that cannot have reached the job (like ``create_training_job``): after a lost
         answer the caller has to look at the job to know whether the command ran.
@@ -373,7 +384,12 @@ class MetaStudioHook(HttpHook):
         if operation_reason is not None:
             body["operation_reason"] = operation_reason
         validate_body(body, COMMAND_BODY_SCHEMA, operation=operation)
-        data, request_id = self._call_json(operation, "POST", path, json_body=body, idempotent=idempotent)
+        request = requests.Request("POST", self._url(path), json=body)
+        reply = self._call(operation, request, idempotent=idempotent)
+        data, request_id = (
+            json_object(reply, operation=operation, redactor=self.redactor, check_errors=False),
+            reply.request_id,
+        )
         if data.get("commond_result") == COMMAND_FAILED:
             error_info = data.get("error_info") if isinstance(data.get("error_info"), Mapping) else {}
             raise MetaStudioCommandFailedError(
@@ -383,13 +399,21 @@ class MetaStudioHook(HttpHook):
                 request_id=request_id,
                 operation=operation,
             )
+        check_error_answer(reply, data, operation=operation, redactor=self.redactor)
+        if data.get("commond_result") != COMMAND_SUCCESS:
+            raise MetaStudioInvalidResponseError(
+                f"command answer does not say {COMMAND_SUCCESS} (commond_result is missing or unknown)",
+                operation=operation,
+                request_id=request_id,
+            )
         return CommandResult.from_api(data, job_id=job_id, command=command, request_id=request_id)
 
     def delete_training_job(self, job_id: str) -> str | None:
         """Delete a job *and its model asset*; returns the request id."""
         operation = "delete_training_job"
-        response = self._call(operation, requests.Request("DELETE", self._url(self._job_path(job_id, operation))))
-        return _request_id(response)
+        reply = self._call(operation, requests.Request("DELETE", self._url(self._job_path(job_id, operation))))
+        check_error_answer(reply, operation=operation, redactor=self.redactor)
+        return reply.request_id
 
     # ------------------------------------------------------------------------------------------
     # Uploads
@@ -409,14 +433,15 @@ class MetaStudioHook(HttpHook):
 
         Memory stays flat whatever the size. Every attempt re-opens the source and seeks to
         ``offset``. The result reports the bytes sent, their SHA-256 and the server's ETag; a
-        short read raises instead of reporting success. No auth header is ever added.
+        short read raises instead of reporting success. No auth header is ever added; success is
+        a 2xx (a redirect is an error); a plain-http URL under an https endpoint is refused before
+        the file is opened; the whole upload, retries included, is bounded by ``upload_deadline``.
         """
         operation = "upload"
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise MetaStudioValidationError("upload URL must be an http(s) URL", operation=operation, field="url")
-        if parts.query:
-            mask_secret(parts.query)
+        require_upload_url(url, self.config.base_url, operation=operation)
+        query = urlsplit(url).query
+        if query:
+            self._register_secret(query)
         size = source_size(source)
         if length is None:
             length = size - offset
@@ -429,6 +454,7 @@ class MetaStudioHook(HttpHook):
         label = asset or "file"
         safe_url = redact_url(url)
         attempts = 0
+        deadline = Deadline(self.config.upload_deadline)
 
         def emit(sent: int, total: int, speed: float) -> None:
             self.log.info(
@@ -444,15 +470,17 @@ class MetaStudioHook(HttpHook):
             nonlocal attempts
             attempts += 1
             started = time.monotonic()
+            seconds = deadline.request_limit(None, operation, url)
             with open_source(source, offset) as stream:
                 reader = SegmentReader(stream, length, ProgressReporter(length, self.progress_interval, emit))
                 try:
                     request = requests.Request("PUT", url, data=reader, headers={"Content-Type": content_type})
-                    response = self._send(self._upload_session, request, operation)
+                    reply = send_sync.send(
+                        self._upload_session, request, operation=operation, policy=self.policy, seconds=seconds
+                    )
                 finally:
                     reader.close()
-            if response.status_code >= 400:
-                raise _api_error(response, operation=operation)
+            check_reply(reply, operation=operation, redactor=self.redactor)
             if reader.bytes_sent != length:
                 raise MetaStudioTransportError(
                     f"only {reader.bytes_sent} of {length} bytes were sent to {safe_url}", operation=operation
@@ -461,15 +489,16 @@ class MetaStudioHook(HttpHook):
                 asset=asset,
                 bytes_sent=reader.bytes_sent,
                 sha256=reader.sha256,
-                etag=(response.headers.get("ETag") or "").strip('"') or None,
-                status=response.status_code,
+                etag=(reply.headers.get("ETag") or "").strip('"') or None,
+                status=reply.status,
                 seconds=round(time.monotonic() - started, 3),
                 offset=offset,
                 attempts=attempts,
             )
 
         self.log.info("Uploading %s: %d bytes from offset %d to %s", label, length, offset, safe_url)
-        result = self.retry_policy.call(attempt, description=f"upload of {label} to {safe_url}", logger=self.log)
+        upload_policy = dataclasses.replace(self.retry_policy, deadline=deadline.seconds)
+        result = upload_policy.call(attempt, description=f"upload of {label} to {safe_url}", logger=self.log)
         self.log.info(
             "Uploaded %s: %d bytes in %.1f s (%.1f MB/s), sha256 %s",
             label,
@@ -498,8 +527,13 @@ class MetaStudioHook(HttpHook):
         for target in urls.targets:
             query = urlsplit(target.url).query
             if query:
-                mask_secret(query)
+                self._register_secret(query)
         return urls
+
+    def _register_secret(self, secret: str) -> None:
+        """Keep ``secret`` (a token, a presigned query) out of logs and of every error text."""
+        mask_secret(secret)
+        self.redactor.add(secret)
 
     def _call_json(
         self,
@@ -512,92 +546,60 @@ class MetaStudioHook(HttpHook):
         idempotent: bool = True,
     ) -> tuple[dict[str, Any], str | None]:
         request = requests.Request(method, self._url(path), params=params, json=json_body)
-        response = self._call(operation, request, idempotent=idempotent)
-        request_id = _request_id(response)
-        try:
-            data = response.json()
-        except ValueError:
-            raise MetaStudioInvalidResponseError(
-                f"HTTP {response.status_code} response is not JSON", operation=operation, request_id=request_id
-            ) from None
-        if not isinstance(data, dict):
-            raise MetaStudioInvalidResponseError(
-                "response is not a JSON object", operation=operation, request_id=request_id
-            )
-        return data, request_id
+        reply = self._call(operation, request, idempotent=idempotent)
+        return json_object(reply, operation=operation, redactor=self.redactor), reply.request_id
 
-    def _call(
-        self, operation: str, request: requests.Request, *, idempotent: bool = True, check: bool = True
-    ) -> requests.Response:
-        """Send with retries; refresh the IAM token once on a 401; raise typed errors."""
+    def _call(self, operation: str, request: requests.Request, *, idempotent: bool = True, check: bool = True) -> Reply:
+        """Send with retries; refresh the IAM token once on a 401; raise typed errors.
 
-        def attempt() -> requests.Response:
-            response = self._send(self._api_session, request, operation)
+        Each request is limited to ``request_timeout`` and the whole call to ``retry_deadline``.
+        """
+        deadline = Deadline(self.retry_policy.deadline)
+
+        def exchange() -> Reply:
+            seconds = deadline.request_limit(self.policy, operation, request.url)
+            return send_sync.send(self._api_session, request, operation=operation, policy=self.policy, seconds=seconds)
+
+        def attempt() -> Reply:
+            reply = exchange()
             provider = self.token_provider
-            if response.status_code == 401 and provider is not None:
+            if reply.status == 401 and provider is not None:
                 self.log.info("%s got 401; refreshing the IAM token once", operation)
                 provider.invalidate()
-                response = self._send(self._api_session, request, operation)
-            if check and response.status_code >= 400:
-                raise _api_error(response, operation=operation)
-            return response
+                reply = exchange()
+            if check:
+                check_reply(reply, operation=operation, redactor=self.redactor)
+            return reply
 
         description = f"{operation} ({request.method} {redact_url(request.url)})"
         retryable = is_retryable if idempotent else is_retryable_non_idempotent
         return self.retry_policy.call(attempt, description=description, logger=self.log, retryable=retryable)
 
-    def _send(self, session: requests.Session, request: requests.Request, operation: str) -> requests.Response:
-        """One HTTP exchange; transport failures become :class:`MetaStudioTransportError` (scrubbed)."""
-        prepared = session.prepare_request(request)
-        settings = session.merge_environment_settings(prepared.url, {}, None, session.verify, None)
-        try:
-            return session.send(prepared, timeout=self.config.timeout, allow_redirects=False, **settings)
-        except requests.Timeout as exc:
-            raise MetaStudioTransportError(
-                f"timed out calling {redact_url(request.url)} ({type(exc).__name__})",
-                operation=operation,
-                timeout=True,
-                connect_failed=isinstance(exc, requests.ConnectTimeout),
-            ) from None
-        except requests.RequestException as exc:
-            raise MetaStudioTransportError(
-                f"{type(exc).__name__} calling {redact_url(request.url)}: {scrub_text(str(exc))}",
-                operation=operation,
-                connect_failed=_is_connect_failure(exc),
-            ) from None
-
-    def _post_token_request(self, url: str, body: dict[str, Any]) -> requests.Response:
-        """Transport for :class:`IamTokenProvider`: plain session, retries, typed errors."""
-        session = requests.Session()
-        session.headers.update({"User-Agent": USER_AGENT, "Content-Type": "application/json;charset=utf8"})
-        session.verify = self.config.verify
+    def _post_token_request(self, url: str, body: dict[str, Any]) -> Reply:
+        """Transport for :class:`IamTokenProvider`: no auth, retries, limits, typed errors."""
+        operation = "iam_token"
+        session = send_sync.new_session(self.policy, headers={"Content-Type": "application/json;charset=utf8"})
         request = requests.Request("POST", url, json=body)
+        deadline = Deadline(self.retry_policy.deadline)
 
-        def attempt() -> requests.Response:
-            response = self._send(session, request, "iam_token")
-            if response.status_code >= 400:
-                raise _api_error(response, operation="iam_token")
-            return response
+        def attempt() -> Reply:
+            seconds = deadline.request_limit(self.policy, operation, url)
+            reply = send_sync.send(session, request, operation=operation, policy=self.policy, seconds=seconds)
+            return check_reply(reply, operation=operation, redactor=self.redactor)
 
-        return self.retry_policy.call(attempt, description="IAM token request", logger=self.log)
-
-
-def _api_error(response: requests.Response, *, operation: str) -> MetaStudioApiError:
-    return api_error_from_reply(
-        response.status_code, response.reason, response.headers, response.content, operation=operation
-    )
+        with session:
+            return self.retry_policy.call(attempt, description="IAM token request", logger=self.log)
 
 
-def _request_id(response: requests.Response) -> str | None:
-    return response.headers.get("X-Request-Id")  # headers are case-insensitive
-
-
-def _is_connect_failure(exc: requests.RequestException) -> bool:
-    """True when the request never reached the server (refused, DNS, connect timeout)."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return type(reason).__name__ in ("NewConnectionError", "NameResolutionError", "ConnectTimeoutError")
+def _as_response(reply: Reply, url: str) -> requests.Response:
+    """``HttpHook.run`` callers (``HttpOperator``) expect a ``requests.Response``: one built from the read reply."""
+    response = requests.Response()
+    response.status_code = reply.status
+    response.reason = reply.reason or ""
+    response.headers = reply.headers
+    response._content = reply.body
+    response.url = url
+    return response
 
 
 def job_from_api(item: Any, operation: str, request_id: str | None) -> TrainingJob:

@@ -1,24 +1,18 @@
 """``MetaStudioAsyncHook``: the asyncio client that the deferrable sensor's trigger polls with.
 
-Same connection, signing, token auth, retry rules and typed errors as :class:`MetaStudioHook`, on
-aiohttp, with the connection read without blocking the triggerer's event loop. It only covers what
-runs in the triggerer (reading a job); everything else stays on the sync hook.
+Same connection, signing, token auth, retry rules, limits and typed errors as
+:class:`MetaStudioHook` (both send through the transport core, ``hooks/transport.py``), on
+aiohttp, with the connection read without blocking the triggerer's event loop. It only covers
+what runs in the triggerer (reading a job); everything else stays on the sync hook.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import ssl
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TypeVar
 from urllib.parse import quote
 
 import aiohttp
-import tenacity
-import yarl
 from airflow.providers.common.compat.connection import get_async_connection
 from airflow.sdk import BaseHook
 from airflow.sdk.log import amask_secret
@@ -29,92 +23,22 @@ from metastudio_provider.auth import (
     IamPasswordCredentials,
     SdkHmacSha256Signer,
     TokenCache,
-    token_expiry,
+    token_from_reply,
 )
-from metastudio_provider.exceptions import (
-    MetaStudioApiError,
-    MetaStudioInvalidResponseError,
-    MetaStudioTransportError,
-    api_error_from_reply,
-)
+from metastudio_provider.hooks import send_async
 from metastudio_provider.hooks.connection_config import MetaStudioConnectionConfig, config_from_connection
-from metastudio_provider.hooks.metastudio import (
-    JOBS_PATH,
+from metastudio_provider.hooks.metastudio import JOBS_PATH, checked_job_id, job_from_api
+from metastudio_provider.hooks.retry import RetryPolicy, call_with_retries
+from metastudio_provider.hooks.transport import (
     USER_AGENT,
-    checked_job_id,
-    job_from_api,
+    Deadline,
+    Reply,
+    TransportPolicy,
+    check_reply,
+    json_object,
 )
-from metastudio_provider.hooks.retry import RetryPolicy, is_retryable
 from metastudio_provider.models import TrainingJob
-from metastudio_provider.redaction import redact_url, scrub_text
-
-T = TypeVar("T")
-
-
-async def call_with_retries(
-    fn: Callable[[], Awaitable[T]],
-    *,
-    policy: RetryPolicy,
-    description: str,
-    logger: logging.Logger,
-    retryable: Callable[[BaseException], bool] = is_retryable,
-) -> T:
-    """The async twin of :meth:`RetryPolicy.call`: same predicate, backoff, ``Retry-After`` and bounds."""
-    options = policy.tenacity_options(description=description, logger=logger, retryable=retryable)
-    retrying = tenacity.AsyncRetrying(**options)
-    return await retrying(fn)
-
-
-@dataclass(frozen=True)
-class HttpReply:
-    """A fully read response (aiohttp responses cannot outlive their ``async with``)."""
-
-    status: int
-    reason: str | None
-    headers: Mapping[str, str]
-    body: bytes
-
-    @property
-    def request_id(self) -> str | None:
-        return self.headers.get("X-Request-Id")
-
-
-async def send_request(
-    session: aiohttp.ClientSession,
-    method: str,
-    url: str,
-    *,
-    operation: str,
-    headers: Mapping[str, str] | None = None,
-    body: bytes | None = None,
-) -> HttpReply:
-    """One HTTP exchange; transport failures become :class:`MetaStudioTransportError`, scrubbed.
-
-    ``url`` is sent exactly as given (``encoded=True``), so a signed canonical query is not re-encoded.
-    """
-    try:
-        async with session.request(
-            method, yarl.URL(url, encoded=True), headers=dict(headers or {}), data=body, allow_redirects=False
-        ) as response:
-            return HttpReply(response.status, response.reason, response.headers, await response.read())
-    except TimeoutError as exc:  # aiohttp's ServerTimeoutError / ConnectionTimeoutError derive from it
-        raise MetaStudioTransportError(
-            f"timed out calling {redact_url(url)} ({type(exc).__name__})",
-            operation=operation,
-            timeout=True,
-            connect_failed=isinstance(exc, aiohttp.ConnectionTimeoutError),
-        ) from None
-    except aiohttp.ClientError as exc:
-        raise MetaStudioTransportError(
-            f"{type(exc).__name__} calling {redact_url(url)}: {scrub_text(str(exc))}",
-            operation=operation,
-            connect_failed=isinstance(exc, aiohttp.ClientConnectorError),
-        ) from None
-
-
-def api_error(reply: HttpReply, *, operation: str) -> MetaStudioApiError:
-    """The typed error for an HTTP error reply (the body is parsed, never logged)."""
-    return api_error_from_reply(reply.status, reply.reason, reply.headers, reply.body, operation=operation)
+from metastudio_provider.redaction import redact_url
 
 
 class MetaStudioAsyncHook(BaseHook):
@@ -134,6 +58,7 @@ class MetaStudioAsyncHook(BaseHook):
         self.metastudio_conn_id = metastudio_conn_id
         self._retry_policy_override = retry_policy
         self._config: MetaStudioConnectionConfig | None = None
+        self._policy: TransportPolicy | None = None
         self._tokens = TokenCache()
 
     def __repr__(self) -> str:
@@ -150,13 +75,14 @@ class MetaStudioAsyncHook(BaseHook):
             self._config = config
         return self._config
 
+    def policy(self, config: MetaStudioConnectionConfig) -> TransportPolicy:
+        """Timeouts, limits, TLS, retries and redaction of this connection (see ``hooks/transport.py``)."""
+        if self._policy is None:
+            self._policy = TransportPolicy.from_config(config, retry=self._retry_policy_override)
+        return self._policy
+
     def retry_policy(self, config: MetaStudioConnectionConfig) -> RetryPolicy:
-        return self._retry_policy_override or RetryPolicy(
-            retry_limit=config.retry_limit,
-            base_delay=config.retry_delay,
-            max_delay=config.retry_max_delay,
-            deadline=config.retry_deadline,
-        )
+        return self.policy(config).retry
 
     async def get_training_job(self, job_id: str) -> TrainingJob:
         """Show one job, including its ``operation_logs``."""
@@ -165,49 +91,49 @@ class MetaStudioAsyncHook(BaseHook):
         config = await self.get_config()
         path = JOBS_PATH.format(project_id=quote(config.project_id, safe="")) + f"/{checked}"
         reply = await self._call(config, operation, "GET", config.base_url + path)
-        try:
-            data = json.loads(reply.body)
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            raise MetaStudioInvalidResponseError(
-                f"HTTP {reply.status} response is not a JSON object", operation=operation, request_id=reply.request_id
-            )
+        data = json_object(reply, operation=operation, redactor=self.policy(config).redactor)
         return job_from_api(data, operation, reply.request_id)
 
     # ------------------------------------------------------------------------------------------
     # Plumbing
     # ------------------------------------------------------------------------------------------
 
-    def _session(self, config: MetaStudioConnectionConfig) -> aiohttp.ClientSession:
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=config.connect_timeout, sock_read=config.read_timeout)
-        verify = config.verify
-        tls: bool | ssl.SSLContext = ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
-        return aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(ssl=tls))
-
     async def _call(
         self, config: MetaStudioConnectionConfig, operation: str, method: str, url: str, *, body: bytes | None = None
-    ) -> HttpReply:
-        """Send with retries; refresh the IAM token once on a 401; raise typed errors."""
-        async with self._session(config) as session:
+    ) -> Reply:
+        """Send with retries; refresh the IAM token once on a 401; raise typed errors.
 
-            async def exchange() -> HttpReply:
+        Each request is limited to ``request_timeout`` and the whole call to ``retry_deadline``.
+        """
+        policy = self.policy(config)
+        deadline = Deadline(policy.retry.deadline)
+        async with send_async.new_session(policy) as session:
+
+            async def exchange() -> Reply:
                 sent_url, headers = await self._authenticate(config, session, method, url, body)
-                return await send_request(session, method, sent_url, operation=operation, headers=headers, body=body)
+                seconds = deadline.request_limit(policy, operation, url)
+                return await send_async.send(
+                    session,
+                    method,
+                    sent_url,
+                    operation=operation,
+                    policy=policy,
+                    seconds=seconds,
+                    headers=headers,
+                    body=body,
+                )
 
-            async def attempt() -> HttpReply:
+            async def attempt() -> Reply:
                 reply = await exchange()
                 if reply.status == 401 and config.auth_method == "token":
                     self.log.info("%s got 401; refreshing the IAM token once", operation)
                     self._tokens.invalidate()
                     reply = await exchange()
-                if reply.status >= 400:
-                    raise api_error(reply, operation=operation)
-                return reply
+                return check_reply(reply, operation=operation, redactor=policy.redactor)
 
             return await call_with_retries(
                 attempt,
-                policy=self.retry_policy(config),
+                policy=policy.retry,
                 description=f"{operation} ({method} {redact_url(url)})",
                 logger=self.log,
             )
@@ -243,6 +169,7 @@ class MetaStudioAsyncHook(BaseHook):
         self, config: MetaStudioConnectionConfig, session: aiohttp.ClientSession
     ) -> tuple[str, datetime]:
         operation = "iam_token"
+        policy = self.policy(config)
         credentials = IamPasswordCredentials(
             iam_endpoint=str(config.iam_endpoint),
             domain_name=str(config.domain_name),
@@ -253,24 +180,17 @@ class MetaStudioAsyncHook(BaseHook):
         url = credentials.token_url
         body = json.dumps(credentials.token_request_body()).encode()
         headers = {"User-Agent": USER_AGENT, "Content-Type": "application/json;charset=utf8"}
+        deadline = Deadline(policy.retry.deadline)
 
-        async def attempt() -> HttpReply:
-            reply = await send_request(session, "POST", url, operation=operation, headers=headers, body=body)
-            if reply.status >= 400:
-                raise api_error(reply, operation=operation)
-            return reply
-
-        reply = await call_with_retries(
-            attempt, policy=self.retry_policy(config), description="IAM token request", logger=self.log
-        )
-        token = reply.headers.get("X-Subject-Token")
-        if not token:
-            raise MetaStudioInvalidResponseError(
-                "IAM answered without an X-Subject-Token header", operation=operation, request_id=reply.request_id
+        async def attempt() -> Reply:
+            seconds = deadline.request_limit(policy, operation, url)
+            reply = await send_async.send(
+                session, "POST", url, operation=operation, policy=policy, seconds=seconds, headers=headers, body=body
             )
+            return check_reply(reply, operation=operation, redactor=policy.redactor)
+
+        reply = await call_with_retries(attempt, policy=policy.retry, description="IAM token request", logger=self.log)
+        token, expires_at = token_from_reply(reply, datetime.now(UTC))
         await amask_secret(token)
-        try:
-            document = json.loads(reply.body)
-        except ValueError:
-            document = None
-        return token, token_expiry(document, datetime.now(UTC))
+        policy.redactor.add(token)
+        return token, expires_at

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -103,3 +103,16 @@ class RetryPolicy:
         """Run ``fn`` until it succeeds, fails for good, or runs out of attempts or time."""
         options = self.tenacity_options(description=description, logger=logger, retryable=retryable)
         return tenacity.Retrying(sleep=self.sleep, **options)(fn)
+
+
+async def call_with_retries(
+    fn: Callable[[], Awaitable[T]],
+    *,
+    policy: RetryPolicy,
+    description: str,
+    logger: logging.Logger,
+    retryable: Callable[[BaseException], bool] = is_retryable,
+) -> T:
+    """The async twin of :meth:`RetryPolicy.call`: same predicate, backoff, ``Retry-After`` and bounds."""
+    options = policy.tenacity_options(description=description, logger=logger, retryable=retryable)
+    return await tenacity.AsyncRetrying(**options)(fn)

@@ -14,21 +14,22 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import aiohttp
 import requests
 from airflow.providers.common.compat.connection import get_async_connection
 from airflow.sdk import BaseHook, BaseNotifier, Context
 from airflow.sdk.log import mask_secret
 
-from metastudio_provider.exceptions import MetaStudioConfigError, MetaStudioTransportError, error_record
-from metastudio_provider.hooks.metastudio import USER_AGENT
-from metastudio_provider.hooks.metastudio_async import HttpReply, api_error, call_with_retries, send_request
-from metastudio_provider.hooks.retry import RetryPolicy
-from metastudio_provider.redaction import install_urllib3_scrubber, redact_url, scrub_text
+from metastudio_provider.exceptions import MetaStudioConfigError, error_record
+from metastudio_provider.hooks import send_async, send_sync
+from metastudio_provider.hooks.connection_config import parse_verify
+from metastudio_provider.hooks.retry import RetryPolicy, call_with_retries
+from metastudio_provider.hooks.transport import USER_AGENT, Deadline, Reply, TransportPolicy, check_reply
+from metastudio_provider.redaction import Redactor, install_urllib3_scrubber, scrub_text
 
 OPERATION = "alert_webhook"
 MAX_TEXT_LINES = 50  # the structured ``errors`` list is never truncated, the chat text is
 MAX_LINE_LENGTH = 300
+MAX_ANSWER_BYTES = 64 * 1024  # a webhook answers "ok" or a short JSON; nothing more is read
 
 
 class MetaStudioAlertNotifier(BaseNotifier):
@@ -45,9 +46,10 @@ class MetaStudioAlertNotifier(BaseNotifier):
     :param summary: free-form JSON-safe run summary (templated)
     :param title: one-line title; defaults to the error count, DAG and run (templated)
     :param webhook_conn_id: connection whose host is the webhook URL (full URL, or host with
-        schema and port as for ``HttpHook``); its password, if any, is sent as a Bearer token (templated)
+        schema and port as for ``HttpHook``); its password, if any, is sent as a Bearer token, and
+        its ``verify`` extra (true, false or a CA bundle path) is honoured (templated)
     :param endpoint: path appended to the connection's URL (templated)
-    :param timeout: seconds for one POST (connect and read)
+    :param timeout: wall-clock seconds for one POST (connect, answer headers and body)
     :param retries: retries after the first attempt on connection errors, timeouts, 429 and 5xx
     :param retry_delay: base of the exponential backoff between retries, seconds
     """
@@ -92,38 +94,68 @@ class MetaStudioAlertNotifier(BaseNotifier):
         return json.loads(json.dumps(payload, default=str))
 
     def notify(self, context: Context) -> None:
-        """Send the alert (sync: task code, ``on_*_callback``)."""
+        """Send the alert (sync: task code, ``on_*_callback``). Only a 2xx counts as sent."""
         install_urllib3_scrubber()  # urllib3's debug log quotes the full URL
         payload = self.build_payload(context)
-        url, headers = _webhook_target(BaseHook.get_connection(self.webhook_conn_id), self.endpoint)
+        conn = BaseHook.get_connection(self.webhook_conn_id)
+        url, headers = _webhook_target(conn, self.endpoint)
+        policy = self._transport_policy(conn, url)
         body = json.dumps(payload).encode()
+        deadline = Deadline(policy.retry.deadline)
 
-        def attempt() -> HttpReply:
-            reply = _post(url, headers, body, self.timeout)
-            if reply.status >= 400:
-                raise api_error(reply, operation=OPERATION)
-            return reply
+        with send_sync.new_session(policy) as session:
 
-        self._policy().call(attempt, description=self._description(url), logger=self.log)
+            def attempt() -> Reply:
+                request = requests.Request("POST", url, data=body, headers=headers)
+                seconds = deadline.request_limit(policy, OPERATION, url)
+                reply = send_sync.send(session, request, operation=OPERATION, policy=policy, seconds=seconds)
+                return check_reply(reply, operation=OPERATION, redactor=policy.redactor)
+
+            policy.retry.call(attempt, description=self._description(url), logger=self.log)
         self._log_sent(payload, url)
 
     async def async_notify(self, context: Context) -> None:
-        """Send the alert from the triggerer (deadline alerts)."""
+        """Send the alert from the triggerer (deadline alerts). Only a 2xx counts as sent."""
         payload = self.build_payload(context)
         conn = await get_async_connection(self.webhook_conn_id)
         url, headers = _webhook_target(conn, self.endpoint)
+        policy = self._transport_policy(conn, url)
         body = json.dumps(payload).encode()
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.timeout, sock_read=self.timeout)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
+        deadline = Deadline(policy.retry.deadline)
+        async with send_async.new_session(policy) as session:
 
-            async def attempt() -> HttpReply:
-                reply = await send_request(session, "POST", url, operation=OPERATION, headers=headers, body=body)
-                if reply.status >= 400:
-                    raise api_error(reply, operation=OPERATION)
-                return reply
+            async def attempt() -> Reply:
+                seconds = deadline.request_limit(policy, OPERATION, url)
+                reply = await send_async.send(
+                    session,
+                    "POST",
+                    url,
+                    operation=OPERATION,
+                    policy=policy,
+                    seconds=seconds,
+                    headers=headers,
+                    body=body,
+                )
+                return check_reply(reply, operation=OPERATION, redactor=policy.redactor)
 
-            await call_with_retries(attempt, policy=self._policy(), description=self._description(url), logger=self.log)
+            await call_with_retries(attempt, policy=policy.retry, description=self._description(url), logger=self.log)
         self._log_sent(payload, url)
+
+    def _transport_policy(self, conn: Any, url: str) -> TransportPolicy:
+        """The transport rules for this webhook: its timeout, retries, ``verify`` and secrets."""
+        problems: list[str] = []
+        verify = parse_verify(conn.extra_dejson.get("verify", True), problems)
+        if problems:
+            raise MetaStudioConfigError(f"Connection {conn.conn_id!r}: " + "; ".join(problems))
+        return TransportPolicy(
+            connect_timeout=self.timeout,
+            read_timeout=self.timeout,
+            request_timeout=self.timeout,
+            max_response_bytes=MAX_ANSWER_BYTES,
+            verify=verify,
+            retry=self._policy(),
+            redactor=Redactor((conn.password, urlsplit(url).query)),
+        )
 
     def _policy(self) -> RetryPolicy:
         return RetryPolicy(
@@ -167,20 +199,6 @@ def _webhook_target(conn: Any, endpoint: str | None) -> tuple[str, dict[str, str
     if conn.password:
         headers["Authorization"] = f"Bearer {conn.password}"
     return urlunsplit((parts.scheme, netloc, path, query, "")), headers
-
-
-def _post(url: str, headers: Mapping[str, str], body: bytes, timeout: float) -> HttpReply:
-    try:
-        response = requests.post(url, data=body, headers=dict(headers), timeout=timeout, allow_redirects=False)
-    except requests.Timeout as exc:
-        raise MetaStudioTransportError(
-            f"timed out posting to {redact_url(url)} ({type(exc).__name__})", operation=OPERATION, timeout=True
-        ) from None
-    except requests.RequestException as exc:
-        raise MetaStudioTransportError(
-            f"{type(exc).__name__} posting to {redact_url(url)}: {scrub_text(str(exc))}", operation=OPERATION
-        ) from None
-    return HttpReply(response.status_code, response.reason, response.headers, response.content)
 
 
 def _origin(url: str) -> str:

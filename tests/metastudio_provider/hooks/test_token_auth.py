@@ -95,9 +95,8 @@ def test_refresh_uses_expires_at_with_a_clock() -> None:
     class FakeResponse:
         def __init__(self, token: str) -> None:
             self.headers = {"X-Subject-Token": token}
-
-        def json(self) -> dict:
-            return {"token": {"expires_at": "2026-11-25T00:00:00.000000Z"}}
+            self.body = b'{"token": {"expires_at": "2026-11-25T00:00:00.000000Z"}}'
+            self.request_id = None
 
     def transport(url: str, body: dict) -> FakeResponse:
         fetched.append(url)
