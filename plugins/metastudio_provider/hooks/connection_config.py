@@ -39,9 +39,9 @@ ALLOWED_EXTRAS: dict[str, str] = {name: spec["description"] for name, spec in EX
 _EXTRAS_VALIDATOR = jsonschema.Draft202012Validator(EXTRAS_SCHEMA)
 
 # AK and SK go into a header and an HMAC key: printable ASCII, no whitespace.
-_KEY_CHARACTERS = re.compile(r"^[\x21-\x7e]+$")
+_KEY_CHARACTERS = re.compile(r"[\x21-\x7e]+")
 # IAM password, account and user name: printable ASCII; Huawei allows inner spaces, never at the ends.
-_IAM_CHARACTERS = re.compile(r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$")
+_IAM_CHARACTERS = re.compile(r"[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?")
 
 _PROJECT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # X-App-UserId: 1-256 printable ASCII characters (no Chinese, no control characters).
@@ -104,7 +104,7 @@ def config_from_connection(conn: Any) -> MetaStudioConnectionConfig:
     project_id = _string(extras, "project_id", problems)
     if project_id is None:
         problems.append("extra 'project_id' is required")
-    elif not _PROJECT_ID.match(project_id):
+    elif not _PROJECT_ID.fullmatch(project_id):
         problems.append("extra 'project_id' must be 1-64 letters, digits, '-' or '_'")
 
     auth_method = (_string(extras, "auth_method", problems) or "aksk").lower()
@@ -112,7 +112,7 @@ def config_from_connection(conn: Any) -> MetaStudioConnectionConfig:
         problems.append(f"extra 'auth_method' must be 'aksk' or 'token', got {auth_method!r}")
 
     app_user_id = _string(extras, "app_user_id", problems)
-    if app_user_id is not None and not _APP_USER_ID.match(app_user_id):
+    if app_user_id is not None and not _APP_USER_ID.fullmatch(app_user_id):
         problems.append("extra 'app_user_id' (X-App-UserId) must be 1-256 printable ASCII characters without spaces")
 
     numbers = {
@@ -143,22 +143,22 @@ def config_from_connection(conn: Any) -> MetaStudioConnectionConfig:
         for name in ("domain_name", "user_name"):
             if not token_fields[name]:
                 problems.append(f"extra {name!r} is required when auth_method is 'token'")
-            elif not _IAM_CHARACTERS.match(str(extras[name])):
+            elif not _IAM_CHARACTERS.fullmatch(str(extras[name])):
                 problems.append(f"extra {name!r} {_IAM_RULE}")
         if not conn.password:
             problems.append("the password field must hold the IAM password when auth_method is 'token'")
-        elif not _IAM_CHARACTERS.match(conn.password):
+        elif not _IAM_CHARACTERS.fullmatch(conn.password):
             problems.append(f"the password field (IAM password) {_IAM_RULE}")
         if not str(token_fields["iam_endpoint"]).startswith(("http://", "https://")):
             problems.append("extra 'iam_endpoint' must be an http(s) URL")
     else:
         if not conn.login:
             problems.append("the login field must hold the access key (AK)")
-        elif not _KEY_CHARACTERS.match(conn.login):
+        elif not _KEY_CHARACTERS.fullmatch(conn.login):
             problems.append(f"the login field (access key, AK) {_KEY_RULE}")
         if not conn.password:
             problems.append("the password field must hold the secret key (SK)")
-        elif not _KEY_CHARACTERS.match(conn.password):
+        elif not _KEY_CHARACTERS.fullmatch(conn.password):
             problems.append(f"the password field (secret key, SK) {_KEY_RULE}")
 
     if problems:

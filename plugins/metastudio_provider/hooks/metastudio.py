@@ -476,7 +476,12 @@ class MetaStudioHook(HttpHook):
                 try:
                     request = requests.Request("PUT", url, data=reader, headers={"Content-Type": content_type})
                     reply = send_sync.send(
-                        self._upload_session, request, operation=operation, policy=self.policy, seconds=seconds
+                        self._upload_session,
+                        request,
+                        operation=operation,
+                        policy=self.policy,
+                        seconds=seconds,
+                        answer_seconds=self.policy.request_timeout,
                     )
                 finally:
                     reader.close()

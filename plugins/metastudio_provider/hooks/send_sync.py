@@ -13,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -35,12 +37,33 @@ READ_CHUNK = 64 * 1024
 
 
 class _Exchange:
-    """The connections one request uses on this thread, so the watchdog can cut them."""
+    """The connections one request uses on this thread, and the watchdog that cuts them at the deadline."""
 
-    def __init__(self) -> None:
+    def __init__(self, seconds: float) -> None:
         self.connections: list[Any] = []
         self.expired = False
         self._lock = threading.Lock()
+        self._ends = time.monotonic() + seconds
+        self._timer = self._arm(seconds)
+
+    def _arm(self, seconds: float) -> threading.Timer:
+        timer = threading.Timer(seconds, self.expire)
+        timer.daemon = True
+        timer.start()
+        return timer
+
+    def tighten(self, seconds: float) -> None:
+        """From now on at most ``seconds`` more (an upload's answer, once its body is sent)."""
+        with self._lock:
+            if self.expired or time.monotonic() + seconds >= self._ends:
+                return
+            self._timer.cancel()
+            self._ends = time.monotonic() + seconds
+            self._timer = self._arm(seconds)
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._timer.cancel()
 
     def add(self, connection: Any) -> None:
         with self._lock:
@@ -55,6 +78,23 @@ class _Exchange:
             connections = list(self.connections)
         for connection in connections:
             _shut(connection)
+
+
+class _WatchedBody:
+    """A streamed request body that calls ``on_sent`` once its last byte has been handed out."""
+
+    def __init__(self, body: Any, on_sent: Callable[[], None]) -> None:
+        self._body = body
+        self._on_sent = on_sent
+
+    def __len__(self) -> int:
+        return len(self._body)
+
+    def read(self, size: int = -1) -> Any:
+        data = self._body.read(size)
+        if not data or len(self._body) == 0:
+            self._on_sent()
+        return data
 
 
 def _shut(connection: Any) -> None:
@@ -123,7 +163,6 @@ def new_session(
     session = requests.Session()
     session.trust_env = False  # no ~/.netrc credentials, no REQUESTS_CA_BUNDLE: only what was configured
     session.verify = policy.verify
-    session.max_redirects = 0
     session.auth = auth
     session.headers.update({"User-Agent": USER_AGENT, **(headers or {})})
     adapter = DeadlineAdapter(large_blocks=large_blocks, pool_maxsize=pool_size)
@@ -139,9 +178,13 @@ def send(
     operation: str,
     policy: TransportPolicy,
     seconds: float,
+    answer_seconds: float | None = None,
     max_bytes: int | None = None,
 ) -> Reply:
     """One exchange, bounded to ``seconds`` wall-clock and ``max_bytes`` of answer (default: the policy's).
+
+    ``answer_seconds`` (uploads): once a streamed body has been sent, the answer must be complete
+    within this many seconds, so a long upload is bounded by ``seconds`` and its answer by less.
 
     Redirects are not followed (the caller's :func:`~.transport.check_reply` refuses them). Failures
     become :class:`~metastudio_provider.exceptions.MetaStudioTransportError`, redacted.
@@ -150,11 +193,10 @@ def send(
     url = prepared.url or ""
     limit = policy.max_response_bytes if max_bytes is None else max_bytes
     proxy = environment_proxy(url)
-    exchange = _Exchange()
-    watchdog = threading.Timer(seconds, exchange.expire)
-    watchdog.daemon = True
+    exchange = _Exchange(seconds)
+    if answer_seconds is not None and hasattr(prepared.body, "read"):
+        prepared.body = _WatchedBody(prepared.body, lambda: exchange.tighten(answer_seconds))
     _current.exchange = exchange
-    watchdog.start()
     try:
         response = session.send(
             prepared,
@@ -173,7 +215,7 @@ def send(
             raise timed_out(url, min(policy.read_timeout, seconds), operation) from None
         raise transport_failure(exc, url, operation, policy.redactor, connect_failed=_is_connect_failure(exc)) from None
     finally:
-        watchdog.cancel()
+        exchange.cancel()
         _current.exchange = None
 
 
