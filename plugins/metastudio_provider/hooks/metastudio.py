@@ -562,6 +562,8 @@ class MetaStudioHook(HttpHook):
         deadline = Deadline(self.retry_policy.deadline)
 
         def exchange() -> Reply:
+            if self.token_provider is not None:
+                self.token_provider.get_token()  # fetched (bounded on its own) before this request's clock starts
             seconds = deadline.request_limit(self.policy, operation, request.url)
             return send_sync.send(self._api_session, request, operation=operation, policy=self.policy, seconds=seconds)
 

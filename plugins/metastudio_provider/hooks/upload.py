@@ -16,8 +16,6 @@ import time
 from collections.abc import Callable
 from typing import IO, Any, Protocol
 
-from requests.adapters import HTTPAdapter
-
 from metastudio_provider.exceptions import MetaStudioError
 
 UPLOAD_BLOCK_SIZE = 1024 * 1024  # bytes per socket write; 1 MiB keeps loopback near wire speed
@@ -191,11 +189,3 @@ class SegmentReader:
                 )
             filled += count
         return filled
-
-
-class LargeBlockAdapter(HTTPAdapter):
-    """``HTTPAdapter`` whose connections write request bodies in 1 MiB blocks (urllib3 default: 16 KiB)."""
-
-    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
-        pool_kwargs.setdefault("blocksize", UPLOAD_BLOCK_SIZE)
-        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
