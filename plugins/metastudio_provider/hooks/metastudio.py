@@ -23,7 +23,6 @@ from airflow.providers.http.hooks.http import HttpHook
 from airflow.sdk.log import mask_secret
 
 from metastudio_provider.auth import (
-    IamPasswordCredentials,
     IamTokenAuth,
     IamTokenProvider,
     SdkHmacSha256Auth,
@@ -39,12 +38,15 @@ from metastudio_provider.hooks import send_sync
 from metastudio_provider.hooks.connection_config import MetaStudioConnectionConfig, config_from_connection
 from metastudio_provider.hooks.retry import RetryPolicy, is_retryable, is_retryable_non_idempotent
 from metastudio_provider.hooks.transport import (
+    IAM_HEADERS,
     USER_AGENT,
     Deadline,
     Reply,
     TransportPolicy,
+    api_headers,
     check_error_answer,
     check_reply,
+    iam_credentials,
     json_object,
     require_upload_url,
 )
@@ -72,7 +74,7 @@ from metastudio_provider.validation import (
     validate_body,
 )
 
-__all__ = ["JOBS_PATH", "USER_AGENT", "MetaStudioHook", "checked_job_id", "job_from_api"]
+__all__ = ["JOBS_PATH", "USER_AGENT", "MetaStudioHook", "checked_job_id", "job_from_api", "job_path"]
 
 JOBS_PATH = "/v1/{project_id}/digital-human-training-manage/user/jobs"
 PAGE_SIZE = 100
@@ -147,14 +149,7 @@ class MetaStudioHook(HttpHook):
         config = self.config
         if config.auth_method != "token":
             return None
-        credentials = IamPasswordCredentials(
-            iam_endpoint=str(config.iam_endpoint),
-            domain_name=str(config.domain_name),
-            user_name=str(config.user_name),
-            password=str(config.iam_password),
-            project_id=config.project_id,
-        )
-        return IamTokenProvider(credentials, self._post_token_request, on_new_token=self._register_secret)
+        return IamTokenProvider(iam_credentials(config), self._post_token_request, on_new_token=self._register_secret)
 
     def get_conn(
         self, headers: dict[str, Any] | None = None, extra_options: dict[str, Any] | None = None
@@ -172,10 +167,7 @@ class MetaStudioHook(HttpHook):
         else:
             signer = SdkHmacSha256Signer(str(config.access_key), str(config.secret_key))
             auth = SdkHmacSha256Auth(signer, project_id=config.project_id)
-        api_headers = {"Content-Type": "application/json"}
-        if config.app_user_id:
-            api_headers["X-App-UserId"] = config.app_user_id
-        session = send_sync.new_session(self.policy, auth=auth, headers={**api_headers, **(headers or {})})
+        session = send_sync.new_session(self.policy, auth=auth, headers={**api_headers(config), **(headers or {})})
         session.verify = (extra_options or {}).get("verify", config.verify)
         self.base_url = config.base_url
         self._base_url_initialized = True
@@ -519,10 +511,10 @@ class MetaStudioHook(HttpHook):
     # ------------------------------------------------------------------------------------------
 
     def _jobs_path(self) -> str:
-        return JOBS_PATH.format(project_id=quote(self.config.project_id, safe=""))
+        return jobs_path(self.config.project_id)
 
     def _job_path(self, job_id: str, operation: str) -> str:
-        return f"{self._jobs_path()}/{quote(checked_job_id(job_id, operation), safe='')}"
+        return job_path(self.config.project_id, job_id, operation)
 
     def _url(self, path: str) -> str:
         return self.config.base_url + path
@@ -562,8 +554,6 @@ class MetaStudioHook(HttpHook):
         deadline = Deadline(self.retry_policy.deadline)
 
         def exchange() -> Reply:
-            if self.token_provider is not None:
-                self.token_provider.get_token()  # fetched (bounded on its own) before this request's clock starts
             seconds = deadline.request_limit(self.policy, operation, request.url)
             return send_sync.send(self._api_session, request, operation=operation, policy=self.policy, seconds=seconds)
 
@@ -585,7 +575,7 @@ class MetaStudioHook(HttpHook):
     def _post_token_request(self, url: str, body: dict[str, Any]) -> Reply:
         """Transport for :class:`IamTokenProvider`: no auth, retries, limits, typed errors."""
         operation = "iam_token"
-        session = send_sync.new_session(self.policy, headers={"Content-Type": "application/json;charset=utf8"})
+        session = send_sync.new_session(self.policy, headers=IAM_HEADERS)
         request = requests.Request("POST", url, json=body)
         deadline = Deadline(self.retry_policy.deadline)
 
@@ -607,6 +597,15 @@ def _as_response(reply: Reply, url: str) -> requests.Response:
     response._content = reply.body
     response.url = url
     return response
+
+
+def jobs_path(project_id: str) -> str:
+    return JOBS_PATH.format(project_id=quote(project_id, safe=""))
+
+
+def job_path(project_id: str, job_id: str, operation: str) -> str:
+    """The path of one job; the id is checked first (it is interpolated into the URL)."""
+    return f"{jobs_path(project_id)}/{quote(checked_job_id(job_id, operation), safe='')}"
 
 
 def job_from_api(item: Any, operation: str, request_id: str | None) -> TrainingJob:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from urllib.parse import quote
 
 import aiohttp
 from airflow.providers.common.compat.connection import get_async_connection
@@ -20,21 +19,22 @@ from airflow.sdk.log import amask_secret
 from metastudio_provider.auth import (
     HEADER_AUTH_TOKEN,
     HEADER_PROJECT_ID,
-    IamPasswordCredentials,
     SdkHmacSha256Signer,
     TokenCache,
     token_from_reply,
 )
 from metastudio_provider.hooks import send_async
 from metastudio_provider.hooks.connection_config import MetaStudioConnectionConfig, config_from_connection
-from metastudio_provider.hooks.metastudio import JOBS_PATH, checked_job_id, job_from_api
+from metastudio_provider.hooks.metastudio import checked_job_id, job_from_api, job_path
 from metastudio_provider.hooks.retry import RetryPolicy, call_with_retries
 from metastudio_provider.hooks.transport import (
-    USER_AGENT,
+    IAM_HEADERS,
     Deadline,
     Reply,
     TransportPolicy,
+    api_headers,
     check_reply,
+    iam_credentials,
     json_object,
 )
 from metastudio_provider.models import TrainingJob
@@ -87,9 +87,9 @@ class MetaStudioAsyncHook(BaseHook):
     async def get_training_job(self, job_id: str) -> TrainingJob:
         """Show one job, including its ``operation_logs``."""
         operation = "get_training_job"
-        checked = quote(checked_job_id(job_id, operation), safe="")
+        checked_job_id(job_id, operation)  # before the connection is read
         config = await self.get_config()
-        path = JOBS_PATH.format(project_id=quote(config.project_id, safe="")) + f"/{checked}"
+        path = job_path(config.project_id, job_id, operation)
         reply = await self._call(config, operation, "GET", config.base_url + path)
         data = json_object(reply, operation=operation, redactor=self.policy(config).redactor)
         return job_from_api(data, operation, reply.request_id)
@@ -147,9 +147,7 @@ class MetaStudioAsyncHook(BaseHook):
         body: bytes | None,
     ) -> tuple[str, dict[str, str]]:
         """The URL to send and every header, signed (AK/SK, fresh per attempt) or with the IAM token."""
-        headers = {"User-Agent": USER_AGENT, "Content-Type": "application/json"}
-        if config.app_user_id:
-            headers["X-App-UserId"] = config.app_user_id
+        headers = api_headers(config)
         if config.auth_method == "token":
             headers[HEADER_AUTH_TOKEN] = await self._get_token(config, session)
             return url, headers
@@ -170,22 +168,22 @@ class MetaStudioAsyncHook(BaseHook):
     ) -> tuple[str, datetime]:
         operation = "iam_token"
         policy = self.policy(config)
-        credentials = IamPasswordCredentials(
-            iam_endpoint=str(config.iam_endpoint),
-            domain_name=str(config.domain_name),
-            user_name=str(config.user_name),
-            password=str(config.iam_password),
-            project_id=config.project_id,
-        )
+        credentials = iam_credentials(config)
         url = credentials.token_url
         body = json.dumps(credentials.token_request_body()).encode()
-        headers = {"User-Agent": USER_AGENT, "Content-Type": "application/json;charset=utf8"}
         deadline = Deadline(policy.retry.deadline)
 
         async def attempt() -> Reply:
             seconds = deadline.request_limit(policy, operation, url)
             reply = await send_async.send(
-                session, "POST", url, operation=operation, policy=policy, seconds=seconds, headers=headers, body=body
+                session,
+                "POST",
+                url,
+                operation=operation,
+                policy=policy,
+                seconds=seconds,
+                headers=IAM_HEADERS,
+                body=body,
             )
             return check_reply(reply, operation=operation, redactor=policy.redactor)
 

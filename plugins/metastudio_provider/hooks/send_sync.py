@@ -212,7 +212,8 @@ def send(
         if exchange.expired:
             raise timed_out(url, seconds, operation) from None
         if isinstance(exc, requests.Timeout):
-            raise timed_out(url, min(policy.read_timeout, seconds), operation) from None
+            connect_failed = isinstance(exc, requests.ConnectTimeout)
+            raise timed_out(url, min(policy.read_timeout, seconds), operation, connect_failed=connect_failed) from None
         raise transport_failure(exc, url, operation, policy.redactor, connect_failed=_is_connect_failure(exc)) from None
     finally:
         exchange.cancel()

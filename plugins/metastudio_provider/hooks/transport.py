@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_environ_proxies
 
+from metastudio_provider.auth import IamPasswordCredentials
 from metastudio_provider.exceptions import (
     MetaStudioErrorAnswerError,
     MetaStudioInsecureUrlError,
@@ -43,6 +44,26 @@ from metastudio_provider.hooks.retry import RetryPolicy
 from metastudio_provider.redaction import Redactor, redact_url, url_host
 
 USER_AGENT = "metastudio-airflow-provider/0.1"
+IAM_HEADERS = {"User-Agent": USER_AGENT, "Content-Type": "application/json;charset=utf8"}
+
+
+def api_headers(config: MetaStudioConnectionConfig) -> dict[str, str]:
+    """The headers of every MetaStudio API call, before auth (sync and async alike)."""
+    headers = {"User-Agent": USER_AGENT, "Content-Type": "application/json"}
+    if config.app_user_id:
+        headers["X-App-UserId"] = config.app_user_id
+    return headers
+
+
+def iam_credentials(config: MetaStudioConnectionConfig) -> IamPasswordCredentials:
+    """What IAM needs for this (``auth_method: token``) connection's project-scoped token."""
+    return IamPasswordCredentials(
+        iam_endpoint=str(config.iam_endpoint),
+        domain_name=str(config.domain_name),
+        user_name=str(config.user_name),
+        password=str(config.iam_password),
+        project_id=config.project_id,
+    )
 
 
 @dataclass(frozen=True)
