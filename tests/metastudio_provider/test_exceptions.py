@@ -13,6 +13,7 @@ from metastudio_provider.exceptions import (
     exception_class_for_status,
     parse_error_body,
 )
+from metastudio_provider.redaction import Redactor, scrub_text
 
 
 @pytest.mark.parametrize(
@@ -78,3 +79,26 @@ def test_status_decides_class_and_retryability(status: int, cls: type, retryable
 def test_gateway_codes_are_not_mss() -> None:
     error = MetaStudioThrottledError(status=429, error_code="APIGW.0308", error_msg="", request_id=None, operation="x")
     assert not error.is_mss
+
+
+def test_every_credential_form_is_redacted() -> None:
+    text = (
+        "Authorization: SDK-HMAC-SHA256 Access=MYACCESSKEY, SignedHeaders=host, Signature=abc123\n"
+        '{"X-Auth-Token": "MIItoken", "password": "hunter2!"} '
+        "<StringToSign>PUT\nsecret</StringToSign><AWSAccessKeyId>OBSAK</AWSAccessKeyId> "
+        "GET /bucket/obj?AccessKeyId=OBSAK2&Signature=sig2 "
+        "Access%3DENCODEDAK"
+    )
+    scrubbed = scrub_text(text)
+    for secret in ("MYACCESSKEY", "abc123", "MIItoken", "hunter2!", "OBSAK", "sig2", "ENCODEDAK", "secret"):
+        assert secret not in scrubbed, secret
+    assert "Redactor" in repr(Redactor(["LITERALSK-123"])) and "LITERALSK" not in repr(Redactor(["LITERALSK-123"]))
+    assert Redactor(["LITERALSK-123"])("oops LITERALSK-123 in a body") == "oops <redacted> in a body"
+
+
+def test_an_xml_error_body_keeps_only_code_message_and_request_id() -> None:
+    body = (
+        b"<?xml version='1.0'?><Error><Code>AccessDenied</Code><Message>Denied</Message>"
+        b"<RequestId>r-9</RequestId><SignatureProvided>SIGVALUE</SignatureProvided></Error>"
+    )
+    assert parse_error_body(body) == ("AccessDenied", "Denied", "r-9")

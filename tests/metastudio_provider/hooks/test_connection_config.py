@@ -6,6 +6,7 @@ import pytest
 from airflow.sdk import Connection
 
 from metastudio_provider.exceptions import MetaStudioConfigError
+from metastudio_provider.get_provider_info import connection_extras_schema, get_provider_info
 from metastudio_provider.hooks.connection_config import ALLOWED_EXTRAS, config_from_connection
 
 
@@ -121,3 +122,36 @@ def test_token_connection() -> None:
 def test_malformed_extra_json_is_reported() -> None:
     with pytest.raises(MetaStudioConfigError, match=r"not valid JSON"):
         config_from_connection(conn(extra="{not json"))
+
+
+def test_the_allowlist_is_the_json_schema_the_provider_declares() -> None:
+    schema = connection_extras_schema()
+    (connection_type,) = get_provider_info()["connection-types"]
+    assert set(ALLOWED_EXTRAS) == set(schema["properties"]) == set(connection_type["conn-fields"])
+    assert schema["additionalProperties"] is False
+
+
+def test_transport_limits_are_read_with_defaults() -> None:
+    config = config_from_connection(conn())
+    assert (config.request_timeout, config.max_response_bytes, config.upload_deadline) == (
+        120.0,
+        8 * 1024 * 1024,
+        3600.0,
+    )
+    extra = {"project_id": "p1", "request_timeout": "5", "max_response_bytes": 4096, "upload_deadline": 30}
+    config = config_from_connection(conn(extra=extra))
+    assert (config.request_timeout, config.max_response_bytes, config.upload_deadline) == (5.0, 4096, 30.0)
+
+
+@pytest.mark.parametrize(
+    ("extra", "problem"),
+    [
+        ({"max_response_bytes": 0}, "'max_response_bytes' must be between 1"),
+        ({"request_timeout": -1}, "'request_timeout' must be > 0"),
+        ({"domain_name": "x" * 300, "auth_method": "token", "user_name": "u"}, "'domain_name' is invalid (maxLength"),
+    ],
+)
+def test_limits_and_schema_constraints_are_named(extra: dict, problem: str) -> None:
+    with pytest.raises(MetaStudioConfigError) as excinfo:
+        config_from_connection(conn(extra={"project_id": "p1", **extra}))
+    assert problem in str(excinfo.value)
