@@ -179,9 +179,8 @@ def send(
     policy: TransportPolicy,
     seconds: float,
     answer_seconds: float | None = None,
-    max_bytes: int | None = None,
 ) -> Reply:
-    """One exchange, bounded to ``seconds`` wall-clock and ``max_bytes`` of answer (default: the policy's).
+    """One exchange, bounded to ``seconds`` wall-clock and to the policy's ``max_response_bytes`` of answer.
 
     ``answer_seconds`` (uploads): once a streamed body has been sent, the answer must be complete
     within this many seconds, so a long upload is bounded by ``seconds`` and its answer by less.
@@ -191,7 +190,6 @@ def send(
     """
     prepared = session.prepare_request(request) if isinstance(request, requests.Request) else request
     url = prepared.url or ""
-    limit = policy.max_response_bytes if max_bytes is None else max_bytes
     proxy = environment_proxy(url)
     exchange = _Exchange(seconds)
     if answer_seconds is not None and hasattr(prepared.body, "read"):
@@ -206,7 +204,7 @@ def send(
             proxies={"http": proxy, "https": proxy} if proxy else {},
         )
         with response:
-            body = _read_capped(response, limit, url, operation)
+            body = _read_capped(response, policy.max_response_bytes, url, operation)
         return Reply(response.status_code, response.reason, reply_headers(response.headers), body)
     except requests.RequestException as exc:
         if exchange.expired:
