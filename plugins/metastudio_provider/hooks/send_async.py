@@ -15,8 +15,8 @@ from collections.abc import Mapping
 import aiohttp
 import yarl
 
-from metastudio_provider.hooks.send_sync import READ_CHUNK
 from metastudio_provider.hooks.transport import (
+    READ_CHUNK,
     Reply,
     TransportPolicy,
     environment_proxy,

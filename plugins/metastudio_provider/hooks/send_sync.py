@@ -22,6 +22,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from metastudio_provider.hooks.transport import (
+    READ_CHUNK,
     USER_AGENT,
     Reply,
     TransportPolicy,
@@ -32,8 +33,6 @@ from metastudio_provider.hooks.transport import (
     transport_failure,
 )
 from metastudio_provider.hooks.upload import UPLOAD_BLOCK_SIZE
-
-READ_CHUNK = 64 * 1024
 
 
 class _Exchange:

@@ -44,6 +44,7 @@ from metastudio_provider.hooks.retry import RetryPolicy
 from metastudio_provider.redaction import Redactor, redact_url, url_host
 
 USER_AGENT = "metastudio-airflow-provider/0.1"
+READ_CHUNK = 64 * 1024  # answers are read in pieces of this size, counted against the size cap
 IAM_HEADERS = {"User-Agent": USER_AGENT, "Content-Type": "application/json;charset=utf8"}
 
 
