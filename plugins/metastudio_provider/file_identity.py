@@ -75,10 +75,10 @@ class FileIdentity:
 
     def difference(self, st: os.stat_result) -> str | None:
         """How ``st`` differs from this identity, in words; None when it is the same unchanged file."""
-        if (st.st_dev, st.st_ino) != (self.device, self.inode):
-            return "it is another file now (a different inode: replaced or moved since it was checked)"
         if not stat.S_ISREG(st.st_mode):
             return "it is not a regular file any more"
+        if (st.st_dev, st.st_ino) != (self.device, self.inode):
+            return "it is another file now (a different inode: replaced or moved since it was checked)"
         if st.st_size != self.size:
             return f"its size changed from {self.size} to {st.st_size} bytes since it was checked"
         if st.st_mtime_ns != self.mtime_ns:
