@@ -166,3 +166,68 @@ def test_a_fifo_in_place_of_the_file_is_refused_without_hanging(tmp_path: Path) 
     os.mkfifo(photo)
     with pytest.raises(FileIdentityError, match="not a regular file any more"):
         pinned.open("rb")
+
+
+# --- untrusted text where people read it -----------------------------------------------------
+
+HOSTILE_MESSAGE = "<!channel> quota <https://evil.example/login|click here> & \x1b[2J\x1b[31mred\x1b[0m\nline two"
+FORGED_ID = "job-x | resubmitted | review passed |\n| `0a11ce00000000000000000000000c09`"
+
+
+def test_the_slack_text_carries_no_mention_link_or_extra_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    from metastudio_provider.notifications.webhook import MetaStudioAlertNotifier
+    from tests.support.local_server import LocalServer, Reply
+
+    errors = [
+        {
+            "job_id": FORGED_ID,
+            "operation": "update_training_job",
+            "error_code": "<!here>",
+            "error_msg": HOSTILE_MESSAGE,
+        },
+        {"job_id": KEPT, "operation": "upload", "error_code": "MSS.1", "error_msg": "refused"},
+    ]
+    with LocalServer(lambda request: Reply(200, body=b"ok")) as server:
+        monkeypatch.setenv("AIRFLOW_CONN_METASTUDIO_ALERTS", json.dumps({"conn_type": "http", "host": server.base_url}))
+        MetaStudioAlertNotifier(title="run <!channel> alert", errors=errors).notify({"run_id": "manual__1"})
+    text = server.requests[0].json["text"]
+    lines = text.split("\n")
+    assert len(lines) == 3  # the title and one line per error: no forged line
+    assert "<" not in text and ">" not in text and "\x1b" not in text  # no mention, link or escape can be parsed
+    assert lines[0] == "run &lt;!channel&gt; alert"
+    assert (
+        "&lt;!here&gt;: &lt;!channel&gt; quota &lt;https://evil.example/login|click here&gt; &amp; red line two"
+        in lines[1]
+    )
+    assert server.requests[0].json["errors"][0]["error_msg"] == HOSTILE_MESSAGE  # the data itself stays as received
+
+
+def test_the_run_note_has_one_row_per_job_and_no_markup_from_the_answer() -> None:
+    from metastudio_remediation.report import build_report
+    from metastudio_remediation.report_markdown import render_markdown, render_note
+
+    plan = {
+        "skipped": [{"job_id": FORGED_ID, "state": "RUNNING", "reason": "state <b>RUNNING</b> [x](https://evil)"}],
+        "needs_person": [{"job_id": KEPT, "state": "AUTO_VERIFY_FAILED", "reason": HOSTILE_MESSAGE}],
+    }
+    report = build_report(plan=plan, dry_run=False)
+    for rendered in (render_note(report, dag_id="d", run_id="r"), render_markdown(report, dag_id="d", run_id="r")):
+        table = [line for line in rendered.splitlines() if line.startswith("|")]
+        assert len(table) == 2 + 2  # header, separator, one row per job: the forged id added none
+        assert all(line.count("|") - line.count("\\|") == 4 for line in table)  # no extra column either
+        assert "<b>" not in rendered and "](" not in rendered and "https://" not in rendered
+        assert "`0a11ce00000000000000000000000c09`" not in rendered  # not rendered as a job id of ours
+        assert f"`{KEPT}`" in rendered  # a valid id is still shown as code
+
+
+def test_a_job_id_from_the_list_answer_is_checked_like_a_persons(make_hook) -> None:
+    from metastudio_provider.exceptions import MetaStudioInvalidResponseError
+    from tests.support.local_server import LocalServer, Reply
+
+    jobs = [{"job_id": KEPT, "state": "AUTO_VERIFY_FAILED"}, {"job_id": f"{KEPT}\n", "state": "AUTO_VERIFY_FAILED"}]
+    with LocalServer(lambda request: Reply(200, {"count": 2, "jobs": jobs})) as server:
+        with pytest.raises(MetaStudioInvalidResponseError) as caught:
+            make_hook(server.base_url).list_training_jobs()
+    message = str(caught.value)
+    assert "entry 1 of the answer: training job with an invalid 'job_id'" in message
+    assert "\n" not in message  # shown escaped, never as it is
