@@ -83,9 +83,12 @@ def _end_record(read_at: Callable[[int, int], bytes], tail: bytes, tail_start: i
     ``tail`` is the end of the archive from byte ``tail_start``: the end record and its comment.
     """
     found = tail.rfind(_END)
-    while found >= 0 and found + _END_SIZE + struct.unpack_from("<H", tail, found + 20)[0] > len(tail):
-        found = tail.rfind(_END, 0, found)  # a signature inside the comment: look further back
-    if found < 0 or found + _END_SIZE > len(tail):
+    # A signature too near the end, or one inside the comment: look further back.
+    while found >= 0 and (
+        found + _END_SIZE > len(tail) or found + _END_SIZE + struct.unpack_from("<H", tail, found + 20)[0] > len(tail)
+    ):
+        found = tail.rfind(_END, 0, found)
+    if found < 0:
         raise ZipLayoutError("no end-of-central-directory record; not a zip archive, or cut short")
     end_offset = tail_start + found
     _sig, disk, _disk_cd, _here, count, directory_size, directory_offset, _comment = struct.unpack_from(
