@@ -26,6 +26,7 @@ Hostile files (issue #16), each inspected once, printing bytes read, time and me
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import io
 import struct
@@ -190,10 +191,8 @@ def every_box(path: Path) -> int:
 
 def stdlib_zip(path: Path) -> int:
     with CountingFile(path) as counting:
-        try:
+        with contextlib.suppress(zipfile.BadZipFile, ValueError, OSError, EOFError):
             zipfile.ZipFile(counting).namelist()
-        except (zipfile.BadZipFile, ValueError, OSError, EOFError):
-            pass
         return counting.bytes_read
 
 
