@@ -306,7 +306,11 @@ def _sample_sizes(stbl: Buffer | None) -> tuple[int, int]:
     """(sample count, total bytes) from ``stsz`` (or ``stz2``: counted, sizes not summed); (0, 0) without one."""
     stsz = _child(stbl, b"stsz") if stbl is not None else None
     if stsz is None:
-        return 0, 0
+        stz2 = _child(stbl, b"stz2") if stbl is not None else None
+        if stz2 is None:
+            return 0, 0
+        _need(stz2, "stz2", 12)
+        return struct.unpack_from(">I", stz2, 8)[0], 0  # compact sizes: counted, not summed
     _need(stsz, "stsz", 12)
     uniform, count = struct.unpack_from(">II", stsz, 4)
     if uniform:

@@ -507,3 +507,24 @@ def test_a_jpeg_flooded_with_fill_bytes_is_read_once(tmp_path: Path) -> None:
     inspection = inspect_asset("cover", path)
     assert rules(inspection) == ["image.truncated"]
     assert inspection.bytes_read <= 64 + 1024 * 1024
+
+
+def test_compact_sample_sizes_stz2_count_as_samples(good: Path, tmp_path: Path) -> None:
+    """An MP4 whose sample table uses the compact ``stz2`` box (16-bit sizes) instead of ``stsz``."""
+
+    def compact(stbl: bytes) -> bytes:
+        out = b""
+        for box_type, whole in hostile_media.top_level(stbl):
+            if box_type == b"stsz":
+                uniform, count = struct.unpack_from(">II", whole, 12)
+                sizes = struct.unpack_from(f">{count}I", whole, 20) if not uniform else (uniform,) * count
+                body = b"\0\0\0\0" + b"\0\0\x10" + struct.pack(">I", count) + struct.pack(f">{count}H", *sizes)
+                whole = hostile_media.box(b"stz2", body)
+            out += whole
+        return out
+
+    path = (b"trak", b"mdia", b"minf", b"stbl")
+    converted = hostile_media.changed_moov(good, tmp_path / "stz2.mp4", path, compact)
+    assert b"stz2" in converted.read_bytes()
+    inspection = inspect_asset("training_video", converted)
+    assert inspection.ok, inspection.findings
