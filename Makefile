@@ -40,3 +40,12 @@ clean:
 # Run the remediation DAG end to end against the local MetaStudio sandbox (see README).
 demo: $(STAMP)
 	$(BIN)/python include/demo/run_demo.py
+
+# Fuzz every input reader (manifest, mp4, jpeg, png, pdf, zip) for FUZZ_SECONDS each; coverage-guided
+# with atheris (Python 3.11+), a plain mutation loop without it. Crashes land in fuzz/crashes/.
+FUZZ_SECONDS ?= 60
+.PHONY: fuzz
+fuzz: $(STAMP)
+	for target in manifest mp4 jpeg png pdf zip; do \
+	  $(BIN)/python fuzz/run.py $$target --seconds $(FUZZ_SECONDS) || exit 1; \
+	done

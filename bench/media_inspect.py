@@ -12,23 +12,40 @@ times after one warm-up call (median) and counts the bytes it read:
 
 Goal (issue #10): well under a second and a bounded number of bytes, whatever the file size.
 
-    .venv/bin/python bench/media_inspect.py [--size-mib 1024] [--runs 5] [--quick]
+Hostile files (issue #16), each inspected once, printing bytes read, time and memory growth
+(``tracemalloc`` peak) against the unbounded way of reading it:
+
+* a real video with 2,000,000 empty boxes before its ``moov`` (16 MB of headers), against walking
+  every box header (what the inspector did before the cap applied before ``moov``);
+* a 400 MiB ZIP (a real archive after a sparse hole) whose end record claims a central directory
+  of the whole file, against the standard library's ``zipfile`` (what the inspector used before).
+
+    .venv/bin/python bench/media_inspect.py [--size-mib 1024] [--runs 5] [--quick] [--hostile-only]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import io
+import struct
+import sys
 import tempfile
+import tracemalloc
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import _bench as b
 
-from metastudio_provider.media import inspect_asset
+from metastudio_provider import mp4
+from metastudio_provider.media import MAX_READ_BYTES, inspect_asset
 from metastudio_sandbox import samples
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support: the hostile file makers
+from tests.support import hostile_media
 
 BOUND_BYTES = 64 * 1024  # the goal's "bounded": header reads plus a moov box of a few KiB
 
@@ -137,14 +154,98 @@ def measure(reader: Callable[[Path], int], path: Path, runs: int) -> tuple[float
     return b.median(times), read
 
 
+def traced(function: Callable[[], Any], *, memory: bool = True) -> tuple[float, int | None, Any]:
+    """(seconds, peak bytes Python allocated during a second call or None, result).
+
+    Timed without ``tracemalloc`` (it slows pure-Python code several times), then called again
+    under it for the memory figure when ``memory``.
+    """
+    seconds, result = b.timed(function)
+    if not memory:
+        return seconds, None, result
+    tracemalloc.start()
+    try:
+        function()
+        return seconds, tracemalloc.get_traced_memory()[1], result
+    finally:
+        tracemalloc.stop()
+
+
+def every_box(path: Path) -> int:
+    """The unbounded walk: every top-level box header of the file; the bytes read."""
+    with path.open("rb") as handle:
+        size = path.stat().st_size
+        read = 0
+
+        def read_at(offset: int, length: int) -> bytes:
+            nonlocal read
+            handle.seek(offset)
+            data = handle.read(length)
+            read += len(data)
+            return data
+
+        for _box in mp4.top_level_boxes(read_at, size):
+            pass
+    return read
+
+
+def stdlib_zip(path: Path) -> int:
+    with CountingFile(path) as counting:
+        with contextlib.suppress(zipfile.BadZipFile, ValueError, OSError, EOFError):
+            zipfile.ZipFile(counting).namelist()
+        return counting.bytes_read
+
+
+def lying_zip(tmp: Path, size: int) -> Path:
+    """A real voice archive, a sparse hole, then an end record claiming a directory of the whole file."""
+    voice = samples.make_audio_zip(tmp / "voice.zip", recordings=2, seconds=0.2).read_bytes()
+    end = bytearray(voice[voice.rindex(b"PK\x05\x06") :])
+    struct.pack_into("<II", end, 12, size - len(end), 0)  # the directory: every byte before the end record
+    path = tmp / "lying.zip"
+    with path.open("wb") as out:
+        out.write(voice)
+        out.seek(size - len(end))
+        out.write(end)
+    return path
+
+
+def hostile(tmp: Path, cache: Path) -> None:
+    video = samples.make_cached(tmp / "good.mp4", samples.make_video, cache)
+    flood = hostile_media.box_flood(video, tmp / "flood.mp4", 2_000_000)
+    zip_file = lying_zip(tmp, 400 * b.MiB)
+    print(f"\nhostile files (inspection read budget {MAX_READ_BYTES:,} bytes)")
+    print(f"  {'file / reader':58} {'ms':>9} {'bytes read':>14} {'memory growth':>14}")
+    rows = [
+        (
+            f"box flood ({flood.stat().st_size:,} B): inspect_asset",
+            lambda: inspect_asset("training_video", flood),
+            True,
+        ),
+        ("box flood: baseline, walk every box header", lambda: every_box(flood), False),
+        (f"lying zip ({zip_file.stat().st_size:,} B): inspect_asset", lambda: inspect_asset("audio", zip_file), True),
+        ("lying zip: baseline, stdlib zipfile", lambda: stdlib_zip(zip_file), True),
+    ]
+    for name, function, memory in rows:
+        seconds, peak, result = traced(function, memory=memory)
+        read = result.bytes_read if hasattr(result, "bytes_read") else result
+        verdict = f"  -> {result.findings[0].rule}" if getattr(result, "findings", None) else ""
+        grown = f"{peak / b.MiB:11.1f} MiB" if peak is not None else f"{'not traced':>15}"
+        print(f"  {name:58} {seconds * 1000:9.1f} {read:14,} {grown}{verdict}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="64 MiB, 3 runs: a smoke test")
+    parser.add_argument("--hostile-only", action="store_true", help="only the hostile files")
     args = parser.parse_args()
     size_mib, runs = (64, 3) if args.quick else (args.size_mib, args.runs)
     print(f"machine: {b.machine()}")
+    if args.hostile_only:
+        with tempfile.TemporaryDirectory(prefix="bench-media-") as folder:
+            hostile(Path(folder), Path(tempfile.gettempdir()) / "metastudio-bench-samples")
+        return
     with tempfile.TemporaryDirectory(prefix="bench-media-") as folder:
         tmp = Path(folder)
         cache = Path(tempfile.gettempdir()) / "metastudio-bench-samples"
@@ -172,6 +273,7 @@ def main() -> None:
             f"\ngoal (well under 1 s, at most {BOUND_BYTES // 1024} KiB read): worst {worst[0] * 1000:.2f} ms, "
             f"{worst[1]:,} bytes -> {b.verdict(goal)}"
         )
+        hostile(tmp, cache)
 
 
 if __name__ == "__main__":

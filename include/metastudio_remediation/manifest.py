@@ -18,19 +18,23 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 from urllib.parse import urlsplit
 
 import jsonschema
 import yaml
 
 from metastudio_provider.exceptions import MetaStudioValidationError
+from metastudio_provider.file_identity import FileIdentity, FileIdentityError, ObjectIdentity, PinnedFile
 from metastudio_provider.media import HEAD_BYTES, KIND_FORMATS, Inspection, inspect_asset, sniff
+from metastudio_provider.models import JOB_ID_RULE_TEXT, is_job_id
 from metastudio_provider.validation import UPDATE_BODY_SCHEMA, validate_body
 
 log = logging.getLogger(__name__)
@@ -70,13 +74,35 @@ class ManifestError(ValueError):
     """The manifest file cannot be used at all."""
 
 
+# Bounds checked before (size) and while (depth, aliases) a manifest is parsed: a manifest of
+# 10,000 jobs is about 2 MB; nothing legitimate nests deeper than a few levels.
+MAX_MANIFEST_BYTES = 8 * MiB
+MAX_DEPTH = 32
+MAX_MESSAGE_CHARS = 500
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# The C loader when PyYAML was built with libyaml; without the implicit timestamp type, so a
+# date-like value stays text instead of failing to construct (2001-13-45) or becoming a date.
+_EVENT_LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+
+
+class _ManifestLoader(_EVENT_LOADER):  # type: ignore[valid-type,misc]
+    yaml_implicit_resolvers: ClassVar[dict[Any, Any]] = {
+        first: [(tag, pattern) for tag, pattern in resolvers if tag != _TIMESTAMP]
+        for first, resolvers in _EVENT_LOADER.yaml_implicit_resolvers.items()
+    }
+
+
 @dataclass(frozen=True)
 class AssetSource:
-    """One replacement file: where it is (absolute local path or object-storage URI) and its size."""
+    """One replacement file: where it is (absolute local path or object-storage URI), its size, and
+    the identity of what was checked (``FileIdentity``/``ObjectIdentity.to_dict()``), which the
+    upload verifies before sending a byte."""
 
     kind: str
     location: str
     size: int
+    identity: dict[str, Any] | None = None
 
     @property
     def content_type(self) -> str:
@@ -141,8 +167,11 @@ def load_manifest(path: str | Path) -> Manifest:
     if top_level:
         error = top_level[0]
         where = "/".join(str(part) for part in error.absolute_path) or "top level"
-        raise ManifestError(f"{manifest_path}: {where}: {error.message}")
+        raise ManifestError(shorten(f"{manifest_path}: {where}: {error.message}"))
 
+    bad_ids = [job_id for job_id in document["jobs"] if not is_job_id(job_id)]
+    if bad_ids:  # the schema's pattern uses '$', which accepts a trailing newline; this is the full match
+        raise ManifestError(shorten(f"{manifest_path}: jobs: {bad_ids[0]!r}: {JOB_ID_RULE_TEXT}"))
     root = (manifest_path.parent / document.get("assets_root", ".")).resolve()
     if not root.is_dir():
         raise ManifestError(f"{manifest_path}: assets_root {root} is not a folder")
@@ -153,12 +182,12 @@ def load_manifest(path: str | Path) -> Manifest:
             error = per_job_errors[job_id]
             field_path = ".".join(str(part) for part in list(error.absolute_path)[2:])
             where = f"{field_path}: " if field_path else ""
-            manifest.errors[job_id] = f"{manifest_path}: job {job_id}: {where}{error.message}"
+            manifest.errors[job_id] = shorten(f"{manifest_path}: job {job_id}: {where}{error.message}")
             continue
         try:
             manifest.corrections[job_id] = _correction(job_id, entry, root, manifest_path)
         except ManifestError as exc:
-            manifest.errors[job_id] = str(exc)
+            manifest.errors[job_id] = shorten(str(exc))
     return manifest
 
 
@@ -168,24 +197,116 @@ def _in_job_entry(error: jsonschema.ValidationError) -> bool:
 
 
 def _parse(path: Path) -> dict[str, Any]:
+    """The document of a manifest file, or :class:`ManifestError` naming the file and the place.
+
+    Bounded before anything is parsed: the file may hold at most ``MAX_MANIFEST_BYTES``; YAML
+    is first read as a stream of events (no document built) to refuse aliases, tags, non-scalar
+    keys and nesting deeper than ``MAX_DEPTH``, so nothing can expand or recurse; only then is it
+    loaded, with the C loader where PyYAML has it. JSON gets the same shape checks afterwards.
+    """
+    text = _read_text(path)
+    is_json = path.suffix.lower() == ".json"
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ManifestError(f"{path}: cannot read the corrections manifest: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ManifestError(f"{path}: not UTF-8 text (byte {exc.start}): {exc.reason}") from None
-    try:
-        if path.suffix.lower() == ".json":
+        if is_json:
             document = json.loads(text, object_pairs_hook=_unique_keys(path))
         else:
+            _check_yaml_events(text, path)
             document = yaml.load(text, Loader=_unique_key_loader(path))  # noqa: S506 - a SafeLoader subclass
     except ManifestError:
         raise
+    except RecursionError:
+        raise ManifestError(f"{path}: nested deeper than {MAX_DEPTH} levels") from None
     except (ValueError, yaml.YAMLError) as exc:
-        raise ManifestError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}") from None
+        raise ManifestError(shorten(f"{path}: not valid {'JSON' if is_json else 'YAML'}: {exc}")) from None
     if not isinstance(document, dict):
         raise ManifestError(f"{path}: the manifest must be a mapping with a 'jobs' key")
+    _check_values(document, path)
     return document
+
+
+def _read_text(path: Path) -> str:
+    """The file's text, refusing a file over ``MAX_MANIFEST_BYTES`` before reading more than that."""
+    try:
+        with path.open("rb") as stream:
+            data = stream.read(MAX_MANIFEST_BYTES + 1)
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        reason = getattr(exc, "strerror", None) or exc
+        raise ManifestError(shorten(f"{path}: cannot read the corrections manifest: {reason}")) from None
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise ManifestError(
+            f"{path}: the manifest is larger than {MAX_MANIFEST_BYTES} bytes (the limit); split it into several runs"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ManifestError(f"{path}: not UTF-8 text (byte {exc.start}): {exc.reason}") from None
+
+
+def shorten(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``text`` cut to ``limit`` characters with an ellipsis: no error message renders an unbounded value."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _check_yaml_events(text: str, path: Path) -> None:
+    """Refuse what a manifest never needs and what could make loading unbounded, from the event stream."""
+    stack: list[list[Any]] = []  # per open collection: [is_mapping, next node is a key]
+    for event in yaml.parse(text, Loader=_EVENT_LOADER):
+        where = f"{path}: line {event.start_mark.line + 1}, column {event.start_mark.column + 1}"
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise ManifestError(f"{where}: YAML anchors and aliases (&name, *name) are not allowed in a manifest")
+        if isinstance(event, yaml.NodeEvent):
+            tag = getattr(event, "tag", None)
+            if tag not in (None, "!"):
+                raise ManifestError(shorten(f"{where}: YAML tags ({tag}) are not allowed in a manifest"))
+            if stack and stack[-1][0]:
+                if stack[-1][1] and not isinstance(event, yaml.ScalarEvent):
+                    raise ManifestError(f"{where}: a mapping key must be a plain value, not a list or a mapping")
+                stack[-1][1] = not stack[-1][1]
+        if isinstance(event, yaml.CollectionStartEvent):
+            if len(stack) >= MAX_DEPTH:
+                raise ManifestError(f"{where}: nested deeper than {MAX_DEPTH} levels")
+            stack.append([isinstance(event, yaml.MappingStartEvent), True])
+        elif isinstance(event, yaml.CollectionEndEvent):
+            stack.pop()
+
+
+def _check_values(document: dict[str, Any], path: Path) -> None:
+    """Every key a string, every value JSON data; no NUL, unpaired surrogate or non-finite number."""
+    pending: list[tuple[str, Any, int]] = [("", document, 1)]
+    while pending:
+        where, value, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise ManifestError(f"{path}: {where}: nested deeper than {MAX_DEPTH} levels")
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    raise ManifestError(
+                        shorten(f"{path}: {where or 'top level'}: key {key!r} is not a string; quote it")
+                    )
+                pending.append((f"{where}/{_printable(key)}".lstrip("/"), item, depth + 1))
+        elif isinstance(value, list):
+            pending.extend((f"{where}/{index}", item, depth + 1) for index, item in enumerate(value))
+        elif isinstance(value, str):
+            problem = _text_problem(value)
+            if problem:
+                raise ManifestError(f"{path}: {where}: the text {problem}")
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise ManifestError(f"{path}: {where}: {value} is not a finite number")
+        elif not (value is None or isinstance(value, (bool, int, float))):
+            raise ManifestError(f"{path}: {where}: a {type(value).__name__} value is not allowed; use plain text")
+
+
+def _text_problem(text: str) -> str | None:
+    if "\x00" in text:
+        return "contains a NUL character"
+    if _SURROGATE.search(text):
+        return "contains an unpaired surrogate (not valid Unicode)"
+    return None
+
+
+def _printable(key: str) -> str:
+    """A key for a location in a message: bounded and with its control characters shown escaped."""
+    return shorten(key.encode("unicode_escape", "backslashreplace").decode("ascii"), 80)
 
 
 def _unique_keys(path: Path):
@@ -200,13 +321,14 @@ def _unique_keys(path: Path):
 
 
 def _unique_key_loader(path: Path) -> type[yaml.SafeLoader]:
-    class UniqueKeyLoader(yaml.SafeLoader):
+    class UniqueKeyLoader(_ManifestLoader):  # type: ignore[valid-type,misc]
         def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
             seen: set[Any] = set()
             for key_node, _ in node.value:
-                key = self.construct_object(key_node, deep=deep)
+                key = self.construct_object(key_node, deep=deep)  # a scalar: _check_yaml_events refused others
                 if key in seen:
-                    raise ManifestError(f"{path}: line {key_node.start_mark.line + 1}: duplicate key {key!r}")
+                    shown = shorten(repr(key), 80)
+                    raise ManifestError(f"{path}: line {key_node.start_mark.line + 1}: duplicate key {shown}")
                 seen.add(key)
             return super().construct_mapping(node, deep=deep)
 
@@ -219,7 +341,7 @@ def _correction(job_id: str, entry: dict[str, Any], root: Path, manifest_path: P
     try:
         validate_body(update, UPDATE_BODY_SCHEMA, operation="update")
     except MetaStudioValidationError as exc:
-        raise ManifestError(f"{where}: update.{exc.field}: {str(exc).removeprefix('update: ')}") from None
+        raise ManifestError(shorten(f"{where}: update.{exc.field}: {str(exc).removeprefix('update: ')}")) from None
     preflight = Preflight.from_entry(entry.get("preflight", True))
     if not preflight.enabled:
         log.warning("Pre-flight: off for job %s (preflight: false); its files are uploaded unchecked", job_id)
@@ -255,50 +377,62 @@ def _kept_findings(job_id: str, kind: str, inspection: Inspection, skip: Iterabl
 
 
 def _asset(kind: str, location: str, root: Path, where: str, preflight: bool) -> tuple[AssetSource, Inspection | None]:
-    """Resolve and check one file; with ``preflight``, also its pre-flight inspection."""
+    """Resolve, pin and check one file; with ``preflight``, also its pre-flight inspection.
+
+    The inspection reads the file through the same :class:`PinnedFile` the upload will use, so the
+    identity recorded here is the file that was inspected.
+    """
     if "://" in location:
         return _object_storage_asset(kind, location, where, preflight)
-    relative = Path(location)
-    if relative.is_absolute():
-        raise ManifestError(f"{where}: {location!r} must be relative to assets_root {root}")
-    candidate = root / relative
     try:
+        relative = Path(location)
+        if relative.is_absolute():
+            raise ManifestError(f"{where}: {location!r} must be relative to assets_root {root}")
+        candidate = root / relative
         resolved = candidate.resolve()  # follows symlinks: a link pointing out of the root is refused too
-    except (OSError, RuntimeError) as exc:  # a symlink loop
-        raise ManifestError(f"{where}: {location!r} cannot be resolved: {exc}") from None
-    if not resolved.is_relative_to(root):
-        raise ManifestError(f"{where}: {location!r} is outside assets_root {root}")
-    if not resolved.is_file():
-        raise ManifestError(f"{where}: {location!r} does not exist (looked for {candidate})")
-    try:
-        size = resolved.stat().st_size
-        inspection = _inspect(kind, resolved, location, where) if preflight and size else None
-        head = b"" if inspection else _head(resolved.open("rb"))
-    except OSError as exc:  # AssetSourceError included: the inspector could not open or read the file
-        raise ManifestError(f"{where}: {location!r} cannot be read: {exc.strerror or exc}") from None
+        if not resolved.is_relative_to(root):
+            raise ManifestError(f"{where}: {location!r} is outside assets_root {root}")
+        if not resolved.is_file():
+            raise ManifestError(f"{where}: {location!r} does not exist (looked for {candidate})")
+        source = PinnedFile(FileIdentity.of(resolved))
+        size = source.identity.size
+        inspection = _inspect(kind, source, location, where) if preflight and size else None
+        head = b"" if inspection else _head(source.open("rb"))
+    except ManifestError:
+        raise
+    except (OSError, RuntimeError, ValueError) as exc:  # FileIdentityError, a loop, a NUL, a name too long
+        reason = getattr(exc, "strerror", None) or exc
+        raise ManifestError(shorten(f"{where}: {location!r} cannot be read: {reason}")) from None
     found = inspection.facts.get("format") if inspection else sniff(head)
     _check_kind(kind, found, size, location, where)
-    return AssetSource(kind=kind, location=str(resolved), size=size), inspection
+    return AssetSource(kind, str(resolved), size, source.identity.to_dict()), inspection
 
 
 def _object_storage_asset(kind: str, uri: str, where: str, preflight: bool) -> tuple[AssetSource, Inspection | None]:
-    """Check an object-storage file by its size and a few ranged reads, never downloading all of it."""
+    """Check an object-storage file by its size and a few ranged reads, never downloading all of it.
+
+    Its size and version markers (ETag, generation, ...) are recorded before the inspection and
+    must be the same after it; the upload checks them again.
+    """
     from airflow.sdk import ObjectStoragePath
 
     name = urlsplit(uri)._replace(query="", fragment="").geturl()  # never a signature or token in a message
     try:
         path = ObjectStoragePath(uri)
-        stat = path.stat()
-        size = int(stat["size"] if isinstance(stat, dict) else stat.st_size)
+        identity = ObjectIdentity.from_stat(uri, path.stat())
+        size = identity.size
         inspection = _inspect(kind, path, name, where) if preflight and size else None
         head = b"" if inspection else _head(path.open("rb", block_size=HEAD_BYTES))
+        changed = identity.difference(ObjectIdentity.from_stat(uri, path.stat()))
     except ManifestError:
         raise
     except Exception as exc:  # any backend error: missing object, no credentials, unknown scheme
-        raise ManifestError(f"{where}: cannot read {name}: {type(exc).__name__}: {exc}") from None
+        raise ManifestError(shorten(f"{where}: cannot read {name}: {type(exc).__name__}: {exc}")) from None
+    if changed:
+        raise ManifestError(f"{where}: {name} changed while it was inspected: {changed}")
     found = inspection.facts.get("format") if inspection else sniff(head)
     _check_kind(kind, found, size, name, where)
-    return AssetSource(kind=kind, location=uri, size=size), inspection
+    return AssetSource(kind=kind, location=uri, size=size, identity=identity.to_dict()), inspection
 
 
 def _head(stream: IO[bytes]) -> bytes:
@@ -310,12 +444,14 @@ def _inspect(kind: str, source: Any, name: str, where: str) -> Inspection:
     """The pre-flight inspection; a crash of the inspector fails this job only, and says how to go on."""
     try:
         return inspect_asset(kind, source, name=name)
-    except OSError:  # AssetSourceError too: the file cannot be read, reported as such by the caller
+    except (OSError, FileIdentityError):  # unreadable or changed: reported as such by the caller
         raise
-    except Exception as exc:  # a parser bug or an unforeseen file layout must not stop the other jobs
+    except Exception as exc:  # an inspector bug must not stop the other jobs, nor let the file through
         raise ManifestError(
-            f"{where}: the pre-flight inspection of {name!r} failed ({type(exc).__name__}: {exc}); "
-            "set 'preflight: false' on this job to upload the file unchecked"
+            shorten(
+                f"{where}: the pre-flight inspection of {name!r} failed ({type(exc).__name__}: {exc}); the file "
+                "may be corrupt, so nothing is sent for this job: check that it opens, or report the inspector error"
+            )
         ) from None
 
 

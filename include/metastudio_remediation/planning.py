@@ -140,6 +140,7 @@ def _job_plan(identity: dict[str, Any], manifest: Manifest, part_size: int) -> d
                     "part_number": number if kind in MULTIPART_KINDS else None,
                     "part_count": len(ranges) if kind in MULTIPART_KINDS else None,
                     "source": source.location,
+                    "identity": source.identity,  # what the plan checked; the upload sends only that file
                     "offset": offset,
                     "length": length,
                     "content_type": source.content_type,
@@ -181,6 +182,7 @@ def upload_tasks(job_plan: Mapping[str, Any], update_result: Mapping[str, Any]) 
                 "asset_label": label,
                 "sealed_url": target["sealed_url"],
                 "source": upload["source"],
+                "identity": upload.get("identity"),
                 "offset": upload["offset"],
                 "length": upload["length"],
                 "content_type": upload["content_type"],

@@ -32,7 +32,7 @@ from metastudio_provider.url_vault import ensure_sealing_available, seal_url
 from metastudio_remediation.checkpoint import Checkpoint
 from metastudio_remediation.planning import upload_tasks
 from metastudio_remediation.steps import finalize_job, submitted_since_update
-from metastudio_remediation.uploads import upload_parts
+from metastudio_remediation.uploads import check_sources, upload_parts
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,8 @@ def remediate_job(
     step = "update"
     try:
         issued = checkpoint.get("update")
+        if not issued:
+            check_sources(job)  # a file swapped or edited since the plan: this job's error, nothing sent
         if issued:
             log.info("Resuming job %s with the URLs of Update %d (no new Update)", job_id, issued["generation"])
         while True:

@@ -12,6 +12,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from metastudio_provider.escaping import log_line
+
 
 def build_report(
     *,
@@ -183,7 +185,11 @@ def _describe(error: Mapping[str, Any]) -> str:
 
 
 def render_table(report: Mapping[str, Any]) -> str:
-    """Fixed-width tables for the task log: the jobs, the totals, then every file or part."""
+    """Fixed-width tables for the task log: the jobs, the totals, then every file or part.
+
+    Text from MetaStudio or the manifest (details, ids) goes through ``escaping.log_line``: a newline
+    or an ANSI escape in an error message cannot forge a row or rewrite the terminal.
+    """
     jobs = [
         (row["job_id"], row["status"], str(row["bytes_uploaded"]), f"{row['upload_seconds']:.1f}", row["detail"])
         for row in report["jobs"]
@@ -200,8 +206,9 @@ def render_table(report: Mapping[str, Any]) -> str:
     return "\n".join(out)
 
 
-def _table(header: Sequence[str], lines: Sequence[Sequence[str]]) -> str:
-    """Left-aligned columns; the last one is not padded."""
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Left-aligned columns; the last one is not padded. Every cell one line, without control characters."""
+    lines = [[log_line(value) for value in row] for row in rows]
     widths = [max(len(line[i]) for line in [header, *lines]) for i in range(len(header) - 1)]
     return "\n".join(
         "  ".join(value.ljust(width) for value, width in zip(line[:-1], widths, strict=True)) + "  " + line[-1]

@@ -13,6 +13,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
+from metastudio_provider.escaping import markdown_cell
+from metastudio_provider.models import is_job_id
+
 NOTE_LIMIT = 1000  # characters: Airflow's DagRunNote.content column
 # The report task pushes the note under this XCom key; the plugin ``plugins/metastudio_run_note.py``
 # sets it as the run's note when the run ends (a task cannot set its own run's note in Airflow 3.3).
@@ -70,7 +73,8 @@ def _table(rows: Sequence[Mapping[str, Any]], links: Mapping[str, str]) -> list[
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         status = str(row.get("status", ""))
-        cells = [f"`{row['job_id']}`", f"**{status}**" if status in ATTENTION else status, _cell(row.get("detail"))]
+        shown = status if status in STATUS_ORDER else _cell(status)  # ours, or escaped
+        cells = [_job_cell(row["job_id"]), f"**{shown}**" if status in ATTENTION else shown, _cell(row.get("detail"))]
         if with_logs:
             cells.append(f"[log]({links[row['job_id']]})" if row["job_id"] in links else "")
         lines.append("| " + " | ".join(cells) + " |")
@@ -78,9 +82,13 @@ def _table(rows: Sequence[Mapping[str, Any]], links: Mapping[str, str]) -> list[
 
 
 def _cell(value: Any) -> str:
-    """Table-safe text: one line, no column breaks."""
-    text = " ".join(str(value or "").split())
-    return text.replace("\\", "\\\\").replace("|", "\\|")
+    """Literal text in a cell: one line, no markup, HTML, link or column break (see ``escaping``)."""
+    return markdown_cell(value or "")
+
+
+def _job_cell(job_id: Any) -> str:
+    """A job id as code; anything that is not a valid job id (a forged answer) as escaped text."""
+    return f"`{job_id}`" if is_job_id(job_id) else _cell(job_id)
 
 
 def _log_links(report: Mapping[str, Any], dag_id: str, run_id: str, base_url: str | None) -> dict[str, str]:

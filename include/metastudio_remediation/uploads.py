@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from metastudio_provider.exceptions import MetaStudioConfigError, MetaStudioError, error_record
+from metastudio_provider.file_identity import pinned_source
 from metastudio_provider.hooks.metastudio import MetaStudioHook
 from metastudio_provider.operators.training_job import as_upload_source
 from metastudio_provider.url_vault import open_sealed_url
@@ -85,6 +86,22 @@ def usable_concurrency(requested: int) -> int:
     return 1 if type(comms).__name__ == "InProcessSupervisorComms" else requested
 
 
+def check_sources(job_plan: Mapping[str, Any]) -> None:
+    """Raise ``FileIdentityError`` unless every pinned file of the plan is still the file that was checked.
+
+    Called before the Update, so a file swapped or edited since the plan fails its job with nothing sent.
+    """
+    for upload in job_plan.get("uploads", ()):
+        if upload.get("identity"):
+            pinned_source(upload["identity"]).stat()
+
+
+def _source(task: Mapping[str, Any]) -> Any:
+    """The file to send: pinned to what the plan checked when it recorded an identity (see ``file_identity``)."""
+    identity = task.get("identity")
+    return pinned_source(identity) if identity else as_upload_source(task["source"])
+
+
 def _upload_one(
     hook: MetaStudioHook, task: Mapping[str, Any], checkpoint: Checkpoint, generation: int, refused: threading.Event
 ) -> dict[str, Any]:
@@ -94,7 +111,7 @@ def _upload_one(
     try:
         result = hook.upload_file(
             open_sealed_url(task["sealed_url"]),
-            as_upload_source(task["source"]),
+            _source(task),
             offset=task["offset"],
             length=task["length"],
             content_type=task["content_type"],

@@ -49,7 +49,10 @@ def _head(store: Store, job_id: str, asset: str) -> bytes | None:
 
 def _video_findings(path: Path) -> list[Finding]:
     """The training video measured: resolution after rotation, duration, and whether it is readable at all."""
-    inspection = inspect_asset("training_video", path, name="training_video")
+    try:
+        inspection = inspect_asset("training_video", path, name="training_video")
+    except Exception as exc:  # an unreadable file, or an inspector bug: a finding, never a failed review
+        return [Finding(CODE_VIDEO_FORMAT, f"Training video is not a playable MP4 file ({type(exc).__name__})")]
     findings = []
     for finding in inspection.findings:
         if finding.rule == "video.resolution":

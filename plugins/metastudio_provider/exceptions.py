@@ -16,6 +16,7 @@ from airflow.sdk.exceptions import AirflowException
 from urllib3.exceptions import InvalidHeader
 from urllib3.util.retry import Retry
 
+from metastudio_provider.escaping import log_line
 from metastudio_provider.redaction import scrub_text
 
 # Keys under which Huawei services put the error code / message, in order of preference
@@ -113,10 +114,11 @@ class MetaStudioApiError(MetaStudioError):
         super().__init__(self._describe())
 
     def _describe(self) -> str:
-        code = self.error_code or "no error code"
+        # The code and message are the server's text: one line, no control or ANSI characters in a log.
+        code = log_line(self.error_code or "no error code", 100)
         text = f"{self.operation} failed: HTTP {self.status} {code}"
         if self.error_msg:
-            text += f": {self.error_msg}"
+            text += f": {log_line(self.error_msg, 1000)}"
         return f"{text} (request id {self.request_id or 'unknown'})"
 
     @property

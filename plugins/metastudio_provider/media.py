@@ -8,7 +8,11 @@ the same on a local file and on an object-storage path (``airflow.sdk.ObjectStor
   track's ``tkhd`` (display size and rotation matrix), ``mdhd``/``hdlr`` and ``stsd`` (codec).
 * JPEG/PNG: the header up to the frame size (JPEG SOF marker, PNG ``IHDR``).
 * PDF: the ``%PDF-`` header and the last KiB (``%%EOF``).
-* ZIP (audio): the end-of-central-directory record and the central directory (stdlib ``zipfile``).
+* ZIP (audio): the end-of-central-directory record and the central directory
+  (:mod:`metastudio_provider.zip_directory`, bounded by the file's size and 16 MiB).
+
+Every walk is capped (boxes, markers, directory bytes) and one inspection reads at most
+``MAX_READ_BYTES``, so any file, however hostile, is inspected in bounded time and memory.
 
 A file that breaks a rule gives a :class:`Finding` (a stable rule id, a one-sentence message naming
 the file, what was measured, and MetaStudio's review code when known); a truncated or corrupt file
@@ -19,15 +23,13 @@ The rules, messages and the choice of a hand-written box parser over a media lib
 
 from __future__ import annotations
 
-import io
 import os
 import struct
-import zipfile
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from metastudio_provider import mp4
+from metastudio_provider import mp4, zip_directory
 from metastudio_provider.redaction import redact_url, scrub_text
 
 if TYPE_CHECKING:
@@ -87,9 +89,14 @@ FORMAT_LABELS = {
 
 HEAD_BYTES = 64  # enough to recognise every format above
 TAIL_BYTES = 1024  # a PDF's %%EOF must be in its last KiB (the limit PDF readers apply)
-MAX_MOOV_BYTES = 64 * 1024 * 1024  # 10 min of 4K at 60 fps needs ~1 MiB; more is a broken file
-MAX_TOP_LEVEL_BOXES = 10_000  # a fragmented MP4 has a moof/mdat pair per fragment
+MAX_MOOV_BYTES = 32 * 1024 * 1024  # 10 min of 4K at 60 fps needs ~1 MiB; more is a broken file
+MAX_TOP_LEVEL_BOXES = 10_000  # before and after moov; a fragmented MP4 has a moof/mdat pair per fragment
 MAX_JPEG_HEADER_BYTES = 1024 * 1024  # EXIF/ICC segments before the SOF marker are at most a few 64 KiB
+# Everything one inspection may read: the moov box, the last moof box, the box headers; or a zip's
+# central directory; or a JPEG's header. It also bounds the memory an inspection holds (docs/media.md).
+MAX_READ_BYTES = 2 * MAX_MOOV_BYTES + 1024 * 1024
+_CORRUPT_RULES = {"mp4": "video.truncated", "jpeg": "image.truncated", "png": "image.truncated",
+                  "pdf": "letter.truncated", "zip": "audio.format"}  # fmt: skip
 OBJECT_STORE_BLOCK = 64 * 1024  # fsspec read-ahead block: a header read fetches 64 KiB, not 5-50 MiB
 
 
@@ -219,51 +226,29 @@ def _size(source: str | os.PathLike[str] | OpenableSource, stream: IO[bytes]) ->
     return os.fstat(stream.fileno()).st_size
 
 
-class _Reader:
-    """Positioned reads on a seekable stream, counting every byte read."""
+class ReadBudgetExceeded(Exception):
+    """More than ``MAX_READ_BYTES`` would be read from one file: it is reported as corrupt, not read on."""
 
-    def __init__(self, stream: IO[bytes], size: int) -> None:
+
+class _Reader:
+    """Positioned reads on a seekable stream, counting every byte read, never more than ``budget`` in all."""
+
+    def __init__(self, stream: IO[bytes], size: int, budget: int = MAX_READ_BYTES) -> None:
         self._stream = stream
         self.size = size
+        self.budget = budget
         self.bytes_read = 0
 
     def read_at(self, offset: int, length: int) -> bytes:
         if offset >= self.size or length <= 0:
             return b""
+        length = min(length, self.size - offset)
+        if self.bytes_read + length > self.budget:
+            raise ReadBudgetExceeded(f"more than {self.budget} bytes would be read")
         self._stream.seek(offset)
-        data = self._stream.read(min(length, self.size - offset))
+        data = self._stream.read(length)
         self.bytes_read += len(data)
         return data
-
-    def file(self) -> _CountingFile:
-        """A read-only file object over the same stream (for ``zipfile``), sharing the byte count."""
-        return _CountingFile(self)
-
-
-class _CountingFile(io.RawIOBase):
-    def __init__(self, reader: _Reader) -> None:
-        self._reader = reader
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._reader.size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def readinto(self, buffer: Any) -> int:
-        data = self._reader.read_at(self._pos, len(buffer))
-        buffer[: len(data)] = data
-        self._pos += len(data)
-        return len(data)
 
 
 def sniff(head: bytes) -> str | None:
@@ -296,7 +281,8 @@ class _Check:
     facts: dict[str, Any] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     head: bytes = b""
-    _last_moof: tuple[int, int] | None = None
+    _last_moof: mp4.BoxHeader | None = None
+    _media_bytes: int | None = 0  # bytes in mdat boxes; None when the walk stopped before the end
 
     def add(self, rule: str, what: str, measured: str | None = None, review_code: str | None = None) -> None:
         self.findings.append(Finding(rule, f"{self.name}: {what}", measured, review_code))
@@ -317,7 +303,10 @@ class _Check:
             measured = FORMAT_LABELS.get(found or "", "an unknown format")
             self.add(rule, f"{measured}; MetaStudio accepts {accepted} for {self.kind}", measured)
             return
-        {"mp4": self._video, "jpeg": self._jpeg, "png": self._png, "pdf": self._pdf, "zip": self._audio}[found]()
+        try:
+            {"mp4": self._video, "jpeg": self._jpeg, "png": self._png, "pdf": self._pdf, "zip": self._audio}[found]()
+        except ReadBudgetExceeded as exc:  # a safety net: every walk above has its own, smaller caps
+            self.add(_CORRUPT_RULES[found], f"{exc} to check it; the file is corrupt", None)
 
     def _check_extension(self, found: str | None) -> None:
         extension = os.path.splitext(self.name)[1].lower()
@@ -337,10 +326,9 @@ class _Check:
         moov = self._find_moov()
         if moov is None:
             return
-        offset, size = moov
-        self.facts["moov_offset"] = offset
-        self.facts["faststart"] = offset < self.facts.get("mdat_offset", self.reader.size)
-        movie = mp4.parse_moov(self.reader.read_at(offset + 8, size - 8))
+        self.facts["moov_offset"] = moov.offset
+        self.facts["faststart"] = moov.offset < self.facts.get("mdat_offset", self.reader.size)
+        movie = mp4.parse_moov(self.reader.read_at(moov.body_offset, moov.body_size))
         if movie.fragmented and movie.duration_s is None and movie.video and self._last_moof:
             movie.duration_s = self._fragmented_duration(movie.video, movie.default_durations)
         if movie.error:
@@ -350,31 +338,43 @@ class _Check:
         if movie.video is None:
             self.add("video.no_video_track", "the MP4 has no video track", None)
             return
+        if not self._has_media_data(movie):
+            return
         if self.kind == "training_video":
             self._training_rules(movie)
 
-    def _find_moov(self) -> tuple[int, int] | None:
-        """Walk the top-level boxes by their headers; the moov box's (offset, size), or None with a finding.
+    def _find_moov(self) -> mp4.BoxHeader | None:
+        """Walk the top-level boxes by their headers; the moov box, or None with a finding.
 
-        Also remembers the last ``moof`` (a fragmented file's last fragment gives its duration),
-        unless there are more than ``MAX_TOP_LEVEL_BOXES`` boxes: then the walk stops at the cap.
+        At most ``MAX_TOP_LEVEL_BOXES`` boxes are walked, before the moov box or after it: a file
+        flooded with small boxes costs 10,000 header reads, not millions. Also remembers the last
+        ``moof`` (a fragmented file's last fragment gives its duration) and the media data's size,
+        unless the walk stopped at the cap: then neither is known.
         """
         moov = None
-        for count, (offset, box_type, size, error) in enumerate(
-            mp4.top_level_boxes(self.reader.read_at, self.reader.size)
-        ):
-            if error:
-                self.add("video.truncated", f"{error}; the file is incomplete or corrupt", None)
+        for count, box in enumerate(mp4.top_level_boxes(self.reader.read_at, self.reader.size)):
+            if isinstance(box, str):
+                self.add("video.truncated", f"{box}; the file is incomplete or corrupt", None)
                 return None
-            if count >= MAX_TOP_LEVEL_BOXES and moov:
+            if count >= MAX_TOP_LEVEL_BOXES:
+                if moov is None:
+                    self.add(
+                        "video.truncated",
+                        f"more than {MAX_TOP_LEVEL_BOXES} boxes before the moov box (the index of the video); "
+                        "the file is corrupt",
+                        None,
+                    )
+                    return None
                 self._last_moof = None  # not the last one: the duration stays unmeasured
+                self._media_bytes = None
                 break
-            if box_type == b"moov":
-                moov = (offset, size)
-            elif box_type == b"moof":
-                self._last_moof = (offset, size)
-            elif box_type == b"mdat" and "mdat_offset" not in self.facts:
-                self.facts["mdat_offset"] = offset
+            if box.type == b"moov":
+                moov = box
+            elif box.type == b"moof":
+                self._last_moof = box
+            elif box.type == b"mdat":
+                self.facts.setdefault("mdat_offset", box.offset)
+                self._media_bytes = (self._media_bytes or 0) + box.body_size
         if moov is None:
             self.add(
                 "video.truncated",
@@ -382,19 +382,59 @@ class _Check:
                 None,
             )
             return None
-        if moov[1] > MAX_MOOV_BYTES:
-            self.add("video.truncated", f"the moov box claims {moov[1]} bytes; the file is corrupt", None)
+        if moov.size > MAX_MOOV_BYTES:
+            self.add("video.truncated", f"the moov box claims {moov.size} bytes; the file is corrupt", None)
             return None
         return moov
 
+    def _has_media_data(self, movie: mp4.Movie) -> bool:
+        """False, with a finding, when the index describes media the file does not hold.
+
+        A file that is only an index (its ``moov`` copied without the ``mdat``), or whose chunk
+        offsets point past its end, would be accepted by its measurements alone and then fail
+        at MetaStudio, or play nothing.
+        """
+        video = movie.video
+        assert video is not None
+        media_bytes = self._media_bytes
+        if movie.fragmented:
+            if self.facts.get("mdat_offset") is None:
+                self.add("video.truncated", "no media data (no mdat box); the file holds only an index", None)
+                return False
+            return True
+        if not video.samples:
+            self.add("video.truncated", "the video track has no samples (no media data)", None)
+            return False
+        if media_bytes == 0:
+            self.add("video.truncated", "no media data (no mdat box); the file holds only an index", None)
+            return False
+        if video.last_chunk_offset is not None and video.last_chunk_offset >= self.reader.size:
+            self.add(
+                "video.truncated",
+                f"the index points past the end of the file (a chunk at byte {video.last_chunk_offset}, the file "
+                f"has {self.reader.size} bytes); the media data is missing",
+                None,
+            )
+            return False
+        indexed = video.sample_bytes + (movie.audio.sample_bytes if movie.audio else 0)
+        if media_bytes is not None and indexed > media_bytes:
+            self.add(
+                "video.truncated",
+                f"the index describes {indexed} bytes of samples but the media data holds {media_bytes}; "
+                "the file is cut short",
+                None,
+            )
+            return False
+        return True
+
     def _fragmented_duration(self, video: mp4.Track, default_durations: dict[int, int]) -> float | None:
         """Seconds up to the end of the last fragment of the video track; None when not measurable."""
-        offset, size = self._last_moof  # type: ignore[misc]
-        if size > MAX_MOOV_BYTES or not video.timescale:
+        moof = self._last_moof
+        if moof is None or moof.size > MAX_MOOV_BYTES or not video.timescale:
             return None
-        moof = self.reader.read_at(offset + 8, size - 8)
+        body = self.reader.read_at(moof.body_offset, moof.body_size)
         try:
-            end = mp4.fragment_end(moof, video.track_id, default_durations.get(video.track_id, 0))
+            end = mp4.fragment_end(body, video.track_id, default_durations.get(video.track_id, 0))
         except (ValueError, struct.error):
             return None
         return None if end is None else end / video.timescale
@@ -446,15 +486,20 @@ class _Check:
     # audio ---------------------------------------------------------------------------------------
 
     def _audio(self) -> None:
+        wav = txt = members = 0
         try:
-            with zipfile.ZipFile(self.reader.file()) as archive:
-                names = [info.filename for info in archive.infolist() if not info.is_dir()]
-        except (zipfile.BadZipFile, EOFError) as exc:
+            for name in zip_directory.member_names(self.reader.read_at, self.reader.size):
+                if name.endswith("/"):  # a folder
+                    continue
+                members += 1
+                if not _is_hidden(name):
+                    extension = os.path.splitext(name)[1].lower()
+                    wav += extension == ".wav"
+                    txt += extension == ".txt"
+        except zip_directory.ZipLayoutError as exc:
             self.add("audio.format", f"not a readable zip archive ({exc}); the file is cut short or corrupt", None)
             return
-        extensions = [os.path.splitext(n)[1].lower() for n in names if not _is_hidden(n)]
-        wav, txt = extensions.count(".wav"), extensions.count(".txt")
-        self.facts.update(members=len(names), wav_files=wav, txt_files=txt)
+        self.facts.update(members=members, wav_files=wav, txt_files=txt)
         if not wav or not txt:
             self.add(
                 "audio.members",
@@ -476,26 +521,29 @@ def _is_hidden(member: str) -> bool:
 
 
 def _jpeg_size(reader: _Reader) -> tuple[int, int] | None:
-    """(width, height) from the first SOF marker, skipping segments by their lengths."""
+    """(width, height) from the first SOF marker, skipping segments by their lengths.
+
+    The header (at most ``MAX_JPEG_HEADER_BYTES``) is read once and walked in memory, so a flood
+    of fill bytes or tiny segments costs one read, not one per marker.
+    """
     sof = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+    header = reader.read_at(0, MAX_JPEG_HEADER_BYTES)
     offset = 2
-    while offset < min(reader.size, MAX_JPEG_HEADER_BYTES):
-        marker = reader.read_at(offset, 4)
-        if len(marker) < 4 or marker[0] != 0xFF:
+    while offset + 4 <= len(header):
+        if header[offset] != 0xFF:
             return None
-        code = marker[1]
+        code = header[offset + 1]
         if code == 0xFF:  # fill byte
             offset += 1
             continue
         if code in (0xD8, 0x01) or 0xD0 <= code <= 0xD7:  # markers without a length
             offset += 2
             continue
-        length = struct.unpack(">H", marker[2:4])[0]
+        length = struct.unpack_from(">H", header, offset + 2)[0]
         if code in sof:
-            frame = reader.read_at(offset + 4, 5)
-            if len(frame) < 5:
+            if offset + 9 > len(header):
                 return None
-            height, width = struct.unpack(">HH", frame[1:5])
+            height, width = struct.unpack_from(">HH", header, offset + 5)
             return width, height
         if code in (0xD9, 0xDA):  # end of image / start of scan before any frame header
             return None

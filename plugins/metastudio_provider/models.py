@@ -8,11 +8,23 @@ itself in ``repr``. Everything here converts to JSON-safe dicts for XCom.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from metastudio_provider.redaction import redact_url
+
+# One rule for every job id, from people (DAG params, manifest) or from the API (List answers):
+# the whole string, so a trailing newline (which ``$`` accepts) or a '|' never passes.
+JOB_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+JOB_ID_RULE_TEXT = "a job id is 1-64 letters, digits, '-' or '_'"
+
+
+def is_job_id(value: Any) -> bool:
+    """True when ``value`` is a job id by :data:`JOB_ID_PATTERN` (a full match)."""
+    return isinstance(value, str) and JOB_ID_PATTERN.fullmatch(value) is not None
+
 
 VERIFY_FAILED_STATES = frozenset({"AUTO_VERIFY_FAILED", "MANUAL_VERIFY_FAILED"})
 REVIEW_STATES = frozenset({"AUTO_VERIFYING", "MANUAL_VERIFYING"})
@@ -111,10 +123,11 @@ class TrainingJob:
         if not isinstance(data, Mapping):
             raise TypeError(f"a training job must be a JSON object, got {type(data).__name__}")
         job_id, state = data.get("job_id"), data.get("state")
-        if not isinstance(job_id, str) or not job_id:
-            raise ValueError("training job without a 'job_id' string")
+        if not is_job_id(job_id):
+            shown = repr(job_id)[:80] if isinstance(job_id, str) else type(job_id).__name__
+            raise ValueError(f"training job with an invalid 'job_id' ({shown}): {JOB_ID_RULE_TEXT}")
         if not isinstance(state, str) or not state:
-            raise ValueError(f"training job {job_id!r} without a 'state' string")
+            raise ValueError(f"training job {job_id} without a 'state' string")
         logs = data.get("operation_logs") or []
         tags = data.get("tags") or []
         return cls(

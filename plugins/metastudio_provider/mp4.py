@@ -13,53 +13,78 @@ import math
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Union
+
+Buffer = Union[bytes, memoryview]  # noqa: UP007 - a runtime alias on Python 3.10 as well
 
 
-def top_level_boxes(
-    read_at: Callable[[int, int], bytes], file_size: int
-) -> Iterator[tuple[int, bytes, int, str | None]]:
-    """(offset, type, size, error) of each top-level box of a file, reading only the box headers.
+@dataclass(frozen=True)
+class BoxHeader:
+    """One top-level box: where it starts, its type, its whole size and its header's size (8 or 16)."""
+
+    offset: int
+    type: bytes
+    size: int
+    header: int = 8
+
+    @property
+    def body_offset(self) -> int:
+        return self.offset + self.header
+
+    @property
+    def body_size(self) -> int:
+        return self.size - self.header
+
+
+def top_level_boxes(read_at: Callable[[int, int], bytes], file_size: int) -> Iterator[BoxHeader | str]:
+    """Each top-level box of a file, reading only the box headers; a string (the error) ends the walk.
 
     ``read_at(offset, length)`` reads from the file; each box costs one read of 16 bytes at most.
-    The walk stops at the first error: a box running past the end of the file, an invalid size.
+    Every legal size form is read: a 32-bit size, ``1`` (a 64-bit size follows the type) and ``0``
+    (the box runs to the end of the file). The walk stops at the first error: a box running past
+    the end of the file, an invalid size. The caller bounds how many boxes it walks.
     """
     offset = 0
     while offset < file_size:
         header = read_at(offset, 16)
         if len(header) < 8:
-            yield offset, b"", 0, f"{file_size - offset} stray bytes after the last box at offset {offset}"
+            yield f"{file_size - offset} stray bytes after the last box at offset {offset}"
             return
         size, box_type = struct.unpack(">I4s", header[:8])
+        header_size = 8
         if size == 1:
             if len(header) < 16:
-                yield offset, box_type, 0, f"box {_fourcc(box_type)} at offset {offset} is cut short"
+                yield f"box {_fourcc(box_type)} at offset {offset} is cut short"
                 return
             size = struct.unpack(">Q", header[8:16])[0]
+            header_size = 16
         elif size == 0:  # the box runs to the end of the file
             size = file_size - offset
-        if size < 8:
-            yield offset, box_type, size, f"box {_fourcc(box_type)} at offset {offset} has an invalid size {size}"
+        if size < header_size:
+            yield f"box {_fourcc(box_type)} at offset {offset} has an invalid size {size}"
             return
         if offset + size > file_size:
             yield (
-                offset,
-                box_type,
-                size,
                 f"box {_fourcc(box_type)} at offset {offset} needs {size} bytes but the file ends "
-                f"{file_size - offset} bytes later",
+                f"{file_size - offset} bytes later"
             )
             return
-        yield offset, box_type, size, None
+        yield BoxHeader(offset, box_type, size, header_size)
         offset += size
 
 
 def _fourcc(box_type: bytes) -> str:
+    box_type = bytes(box_type)
     return box_type.decode("latin-1") if box_type.isascii() and box_type.isalnum() else repr(box_type)
 
 
-def _children(data: bytes, start: int = 0, end: int | None = None) -> Iterator[tuple[bytes, bytes]]:
-    """(type, payload) of the boxes in ``data[start:end]``; raises ValueError on a malformed size."""
+def _children(data: Buffer, start: int = 0, end: int | None = None) -> Iterator[tuple[bytes, memoryview]]:
+    """(type, payload) of the boxes in ``data[start:end]``; raises ValueError on a malformed size.
+
+    Payloads are memoryviews of ``data``: walking nested boxes copies nothing, so parsing a moov
+    box needs no more memory than the box itself.
+    """
+    data = memoryview(data)
     end = len(data) if end is None else end
     offset = start
     while offset + 8 <= end:
@@ -78,7 +103,14 @@ def _children(data: bytes, start: int = 0, end: int | None = None) -> Iterator[t
         offset += size
 
 
-def _child(payload: bytes, *path: bytes) -> bytes | None:
+def _version(body: Buffer, box: str, length: int) -> int:
+    """The version byte of a full box, after checking it holds ``length`` bytes (an empty box is corrupt)."""
+    if len(body) < length:
+        raise ValueError(f"box {box} is {len(body)} bytes, too short to hold its fields")
+    return body[0]
+
+
+def _child(payload: Buffer, *path: bytes) -> memoryview | None:
     for box_type in path:
         payload = next((body for kind, body in _children(payload) if kind == box_type), None)  # type: ignore[assignment]
         if payload is None:
@@ -98,6 +130,9 @@ class Track:
     coded_height: int | None
     rotation: int  # clockwise degrees, 0/90/180/270 (other angles rounded to a multiple of 90)
     duration_s: float | None
+    samples: int = 0  # samples indexed in moov (stsz); 0 in a fragmented file
+    sample_bytes: int = 0  # their total size
+    last_chunk_offset: int | None = None  # the largest file offset in stco/co64
 
 
 @dataclass
@@ -126,8 +161,11 @@ class Movie:
         return facts
 
 
-def parse_moov(moov: bytes) -> Movie:
-    """Duration and tracks from a moov box; a fragmented movie without ``mehd`` gets duration None."""
+def parse_moov(moov: Buffer) -> Movie:
+    """Duration and tracks from a moov box's body; a fragmented movie without ``mehd`` gets duration None.
+
+    A malformed or truncated box sets :attr:`Movie.error` (never an exception).
+    """
     movie = Movie()
     try:
         track_durations = []
@@ -135,7 +173,7 @@ def parse_moov(moov: bytes) -> Movie:
         extends = None
         for box_type, body in _children(moov):
             if box_type == b"mvhd":
-                timescale, duration = _timescale_duration(body, 12, 20)
+                timescale, duration = _timescale_duration(body, "mvhd", 12, 20)
                 movie.duration_s = duration / timescale if timescale else 0.0
             elif box_type == b"mvex":
                 extends = body
@@ -157,8 +195,11 @@ def parse_moov(moov: bytes) -> Movie:
             movie.duration_s = None
             for box_type, body in _children(extends):
                 if box_type == b"mehd" and timescale:
-                    movie.duration_s = struct.unpack_from(">Q" if body[0] == 1 else ">I", body, 4)[0] / timescale
+                    wide = _version(body, "mehd", 8) == 1
+                    _need(body, "mehd", 12 if wide else 8)
+                    movie.duration_s = struct.unpack_from(">Q" if wide else ">I", body, 4)[0] / timescale
                 elif box_type == b"trex":
+                    _need(body, "trex", 16)
                     track_id, _index, default_duration = struct.unpack_from(">III", body, 4)
                     movie.default_durations[track_id] = default_duration
     except (ValueError, struct.error) as exc:
@@ -166,13 +207,19 @@ def parse_moov(moov: bytes) -> Movie:
     return movie
 
 
-def fragment_end(moof: bytes, track_id: int, default_duration: int) -> int | None:
-    """End time of ``track_id`` in a moof box (tfdt + its sample durations), in the media timescale."""
+def fragment_end(moof: Buffer, track_id: int, default_duration: int) -> int | None:
+    """End time of ``track_id`` in a moof box (tfdt + its sample durations), in the media timescale.
+
+    Raises ValueError (or ``struct.error``) for a malformed box.
+    """
     for box_type, traf in _children(moof):
         if box_type != b"traf":
             continue
         tfhd = _child(traf, b"tfhd")
-        if tfhd is None or struct.unpack_from(">I", tfhd, 4)[0] != track_id:
+        if tfhd is None:
+            continue
+        _need(tfhd, "tfhd", 8)
+        if struct.unpack_from(">I", tfhd, 4)[0] != track_id:
             continue
         flags = int.from_bytes(tfhd[1:4], "big")
         position = 8 + (8 if flags & 0x01 else 0) + (4 if flags & 0x02 else 0)
@@ -181,7 +228,9 @@ def fragment_end(moof: bytes, track_id: int, default_duration: int) -> int | Non
         tfdt = _child(traf, b"tfdt")
         if tfdt is None:
             return None
-        end = struct.unpack_from(">Q" if tfdt[0] == 1 else ">I", tfdt, 4)[0]
+        wide = _version(tfdt, "tfdt", 8) == 1
+        _need(tfdt, "tfdt", 12 if wide else 8)
+        end = struct.unpack_from(">Q" if wide else ">I", tfdt, 4)[0]
         for kind, trun in _children(traf):
             if kind == b"trun":
                 end += _run_duration(trun, default_duration)
@@ -189,42 +238,53 @@ def fragment_end(moof: bytes, track_id: int, default_duration: int) -> int | Non
     return None
 
 
-def _run_duration(trun: bytes, default_duration: int) -> int:
+def _need(body: Buffer, box: str, length: int) -> None:
+    if len(body) < length:
+        raise ValueError(f"box {box} is {len(body)} bytes, too short to hold its fields")
+
+
+def _run_duration(trun: Buffer, default_duration: int) -> int:
+    _need(trun, "trun", 8)
     flags = int.from_bytes(trun[1:4], "big")
     count = struct.unpack_from(">I", trun, 4)[0]
     if not flags & 0x100:  # no per-sample durations
         return count * default_duration
     position = 8 + (4 if flags & 0x01 else 0) + (4 if flags & 0x04 else 0)
     stride = 4 * sum(1 for bit in (0x100, 0x200, 0x400, 0x800) if flags & bit)
+    _need(trun, "trun", position + count * stride)  # the count is bounded by the box, not trusted
     return sum(struct.unpack_from(">I", trun, position + index * stride)[0] for index in range(count))
 
 
-def _timescale_duration(body: bytes, v0_offset: int, v1_offset: int) -> tuple[int, int]:
+def _timescale_duration(body: Buffer, box: str, v0_offset: int, v1_offset: int) -> tuple[int, int]:
     """(timescale, duration) of an mvhd/mdhd full box, version 0 (32-bit) or 1 (64-bit times)."""
-    if body[0] == 1:
+    if _version(body, box, v0_offset + 8) == 1:
+        _need(body, box, v1_offset + 12)
         return struct.unpack_from(">IQ", body, v1_offset)
     return struct.unpack_from(">II", body, v0_offset)
 
 
-def _parse_trak(trak: bytes) -> Track | None:
+def _parse_trak(trak: Buffer) -> Track | None:
     tkhd = _child(trak, b"tkhd")
     mdia = _child(trak, b"mdia")
     if tkhd is None or mdia is None:
         return None
     hdlr = _child(mdia, b"hdlr")
-    handler = hdlr[8:12].decode("latin-1") if hdlr and len(hdlr) >= 12 else ""
+    handler = bytes(hdlr[8:12]).decode("latin-1") if hdlr is not None and len(hdlr) >= 12 else ""
     mdhd = _child(mdia, b"mdhd")
     duration_s, timescale = None, 0
-    if mdhd:
-        timescale, duration = _timescale_duration(mdhd, 12, 20)
+    if mdhd is not None:
+        timescale, duration = _timescale_duration(mdhd, "mdhd", 12, 20)
         duration_s = duration / timescale if timescale else None
     # tkhd: version 0 has 32-bit times (matrix at 40), version 1 64-bit ones (matrix at 52).
-    matrix_at = 52 if tkhd[0] == 1 else 40
+    matrix_at = 52 if _version(tkhd, "tkhd", 84) == 1 else 40
+    _need(tkhd, "tkhd", matrix_at + 44)
     a, b, _u, c, d = struct.unpack_from(">iiiii", tkhd, matrix_at)
     width, height = (value >> 16 for value in struct.unpack_from(">II", tkhd, matrix_at + 36))
-    codec, coded = _sample_entry(_child(mdia, b"minf", b"stbl", b"stsd"), handler)
+    stbl = _child(mdia, b"minf", b"stbl")
+    codec, coded = _sample_entry(_child(stbl, b"stsd") if stbl is not None else None, handler)
     if (not width or not height) and coded:
         width, height = coded
+    samples, sample_bytes = _sample_sizes(stbl)
     return Track(
         track_id=struct.unpack_from(">I", tkhd, 20 if tkhd[0] == 1 else 12)[0],
         timescale=timescale,
@@ -236,14 +296,49 @@ def _parse_trak(trak: bytes) -> Track | None:
         coded_height=coded[1] if coded else None,
         rotation=_rotation(a, b, c, d),
         duration_s=duration_s,
+        samples=samples,
+        sample_bytes=sample_bytes,
+        last_chunk_offset=_last_chunk_offset(stbl),
     )
 
 
-def _sample_entry(stsd: bytes | None, handler: str) -> tuple[str | None, tuple[int, int] | None]:
+def _sample_sizes(stbl: Buffer | None) -> tuple[int, int]:
+    """(sample count, total bytes) from ``stsz`` (or ``stz2``: counted, sizes not summed); (0, 0) without one."""
+    stsz = _child(stbl, b"stsz") if stbl is not None else None
+    if stsz is None:
+        stz2 = _child(stbl, b"stz2") if stbl is not None else None
+        if stz2 is None:
+            return 0, 0
+        _need(stz2, "stz2", 12)
+        return struct.unpack_from(">I", stz2, 8)[0], 0  # compact sizes: counted, not summed
+    _need(stsz, "stsz", 12)
+    uniform, count = struct.unpack_from(">II", stsz, 4)
+    if uniform:
+        return count, uniform * count
+    _need(stsz, "stsz", 12 + 4 * count)
+    return count, sum(struct.unpack_from(f">{count}I", stsz, 12))
+
+
+def _last_chunk_offset(stbl: Buffer | None) -> int | None:
+    """The largest chunk offset in ``stco`` (32-bit) or ``co64`` (64-bit); None without either or entries."""
+    if stbl is None:
+        return None
+    for box, width in ((b"stco", "I"), (b"co64", "Q")):
+        table = _child(stbl, box)
+        if table is None:
+            continue
+        _need(table, box.decode(), 8)
+        count = struct.unpack_from(">I", table, 4)[0]
+        _need(table, box.decode(), 8 + count * struct.calcsize(width))
+        return max(struct.unpack_from(f">{count}{width}", table, 8)) if count else None
+    return None
+
+
+def _sample_entry(stsd: Buffer | None, handler: str) -> tuple[str | None, tuple[int, int] | None]:
     """Codec four-cc of the first sample entry and, for video, its coded width and height."""
-    if not stsd or len(stsd) < 16:
+    if stsd is None or len(stsd) < 16:
         return None, None
-    codec = stsd[12:16].decode("latin-1")
+    codec = bytes(stsd[12:16]).decode("latin-1")
     if handler == "vide" and len(stsd) >= 8 + 8 + 36:
         # VisualSampleEntry: 8 header, 6 reserved, 2 data ref, 16 pre-defined/reserved, then width, height.
         return codec, struct.unpack_from(">HH", stsd, 8 + 8 + 24)

@@ -14,6 +14,7 @@ from airflow.sdk import ObjectStoragePath
 
 from metastudio_provider.media import AssetSourceError, Inspection, display_name, inspect_asset
 from metastudio_sandbox import samples
+from tests.support import hostile_media
 from tests.support.media import SampleMedia
 
 ACCEPTED = "MetaStudio accepts 1920x1080, 1080x1920, 3840x2160 or 2160x3840"
@@ -273,8 +274,8 @@ def test_audio_zip_of_wav_and_txt(media: SampleMedia, tmp_path: Path) -> None:
     inspection = inspect_asset("audio", media.make(tmp_path / "audio.zip", samples.make_audio_zip, recordings=2))
     assert inspection.ok
     assert (inspection.facts["wav_files"], inspection.facts["txt_files"]) == (2, 2)
-    # zipfile reads the end record and the central directory, never the members.
-    assert inspection.bytes_read < inspection.facts["size"]
+    # The end record and the central directory, never the members: a small archive is read once.
+    assert inspection.bytes_read <= inspection.facts["size"] + 64
 
 
 def test_audio_rules(media: SampleMedia, tmp_path: Path) -> None:
@@ -367,3 +368,163 @@ def test_an_unreadable_source_raises_naming_it(tmp_path: Path) -> None:
 def test_an_unknown_kind_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"unknown asset kind 'selfie'; use one of training_video, action_video"):
         inspect_asset("selfie", tmp_path / "x.jpg")
+
+
+# --- hostile files: each ends in a finding, with bounded reads ----------------------------------
+
+FAST = Fraction(1, 10)  # one frame every 10 s: a 3-minute 1080p video encodes in a fraction of a second
+
+
+@pytest.fixture
+def good(media: SampleMedia, tmp_path: Path) -> Path:
+    """A real 3-minute 1920x1080 H.264 video that passes every rule, its moov box at the end."""
+    return video(media, tmp_path, "good.mp4", seconds=180, fps=FAST)
+
+
+def test_a_box_flood_before_moov_stops_at_the_cap(good: Path, tmp_path: Path) -> None:
+    flooded = hostile_media.box_flood(good, tmp_path / "flood.mp4", 200_000)
+    inspection = inspect_asset("training_video", flooded)
+    assert rules(inspection) == ["video.truncated"]
+    assert "more than 10000 boxes before the moov box" in inspection.findings[0].message
+    assert inspection.bytes_read <= 64 + 10_001 * 16  # the header reads only, never the 1.6 MB of boxes
+
+
+def test_a_box_flood_after_moov_keeps_the_verdict_of_the_moov(good: Path, tmp_path: Path) -> None:
+    flooded = hostile_media.box_flood(good, tmp_path / "flood.mp4", 200_000, before_moov=False)
+    inspection = inspect_asset("training_video", flooded)
+    assert inspection.ok, inspection.findings
+    assert inspection.bytes_read <= 64 + 10_001 * 16 + good.stat().st_size
+
+
+@pytest.mark.parametrize("form", ["64bit", "to_end"])
+def test_every_legal_size_form_of_the_moov_box_is_read(good: Path, tmp_path: Path, form: str) -> None:
+    legal = hostile_media.moov_size_form(good, tmp_path / f"{form}.mp4", form)
+    inspection = inspect_asset("training_video", legal)
+    assert inspection.ok, inspection.findings
+    assert (inspection.facts["width"], inspection.facts["height"], inspection.facts["duration_s"]) == (1920, 1080, 180)
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ((b"mvhd",), "box mvhd is 0 bytes, too short"),
+        ((b"trak", b"tkhd"), "box tkhd is 0 bytes, too short"),
+        ((b"trak", b"mdia", b"mdhd"), "box mdhd is 0 bytes, too short"),
+        ((b"trak", b"mdia", b"minf", b"stbl", b"stsz"), "box stsz is 0 bytes, too short"),
+        ((b"trak", b"mdia", b"minf", b"stbl", b"stco"), "box stco is 0 bytes, too short"),
+    ],
+)
+def test_an_empty_box_is_a_finding(good: Path, tmp_path: Path, path: tuple[bytes, ...], message: str) -> None:
+    broken = hostile_media.empty_box(good, tmp_path / "empty.mp4", *path)
+    inspection = inspect_asset("training_video", broken)
+    assert rules(inspection) == ["video.truncated"]
+    assert message in inspection.findings[0].message
+
+
+@pytest.mark.parametrize("empty", [b"mehd", b"trex"])
+def test_an_empty_fragment_box_is_a_finding(good: Path, tmp_path: Path, empty: bytes) -> None:
+    broken = hostile_media.with_mvex(good, tmp_path / "fragmented.mp4", hostile_media.box(empty, b""))
+    inspection = inspect_asset("training_video", broken)
+    assert rules(inspection) == ["video.truncated"]
+    assert f"box {empty.decode()} is 0 bytes" in inspection.findings[0].message
+
+
+def test_a_lying_sample_count_is_a_finding_not_a_huge_read(good: Path, tmp_path: Path) -> None:
+    def claim_four_billion_samples(stsz: bytes) -> bytes:
+        return stsz[:4] + struct.pack(">II", 0, 0xFFFFFFFF) + stsz[12:]
+
+    path = (b"trak", b"mdia", b"minf", b"stbl", b"stsz")
+    broken = hostile_media.changed_moov(good, tmp_path / "lying.mp4", path, claim_four_billion_samples)
+    inspection = inspect_asset("training_video", broken)
+    assert rules(inspection) == ["video.truncated"]
+    assert "box stsz is" in inspection.findings[0].message
+
+
+def test_an_index_without_its_media_data_is_not_a_good_video(good: Path, tmp_path: Path) -> None:
+    only_index = hostile_media.index_only(good, tmp_path / "index.mp4")
+    inspection = inspect_asset("training_video", only_index)
+    assert only_index.stat().st_size < 2000  # the index of a 3-minute 1080p video
+    assert rules(inspection) == ["video.truncated"]
+    assert "no media data (no mdat box)" in inspection.findings[0].message
+
+
+def test_chunk_offsets_past_the_end_are_not_a_good_video(good: Path, tmp_path: Path) -> None:
+    def far_offsets(stco: bytes) -> bytes:
+        count = struct.unpack_from(">I", stco, 4)[0]
+        return stco[:8] + struct.pack(f">{count}I", *[2**31 + n for n in range(count)])
+
+    path = (b"trak", b"mdia", b"minf", b"stbl", b"stco")
+    broken = hostile_media.changed_moov(good, tmp_path / "far.mp4", path, far_offsets)
+    inspection = inspect_asset("training_video", broken)
+    assert rules(inspection) == ["video.truncated"]
+    assert "the index points past the end of the file" in inspection.findings[0].message
+
+
+def test_a_cut_media_data_box_is_not_a_good_video(good: Path, tmp_path: Path) -> None:
+    """The mdat box made smaller than what the index describes (and the file shorter with it)."""
+    boxes = hostile_media.top_level(good.read_bytes())
+    mdat = next(data for kind, data in boxes if kind == b"mdat")
+    cut = hostile_media.box(b"mdat", mdat[8 : len(mdat) // 2])
+    (tmp_path / "cut.mp4").write_bytes(b"".join(cut if kind == b"mdat" else data for kind, data in boxes))
+    inspection = inspect_asset("training_video", tmp_path / "cut.mp4")
+    assert rules(inspection) == ["video.truncated"]
+
+
+@pytest.fixture
+def voice(media: SampleMedia, tmp_path: Path) -> Path:
+    return media.make(tmp_path / "voice.zip", samples.make_audio_zip, recordings=2, seconds=0.2)
+
+
+def test_a_zip_whose_directory_claims_a_huge_size_is_refused_without_reading_it(voice: Path, tmp_path: Path) -> None:
+    lying = hostile_media.lying_zip(voice, tmp_path / "lying.zip", 0xFFFF_FFF0)
+    inspection = inspect_asset("audio", lying)
+    assert rules(inspection) == ["audio.format"]
+    assert "the central directory claims 4294967280 bytes" in inspection.findings[0].message
+    assert inspection.bytes_read <= lying.stat().st_size + 64
+
+
+@pytest.mark.parametrize(
+    ("maker", "finding"),
+    [
+        (hostile_media.zip_member_name_not_utf8, "member 1 has a name that is not valid UTF-8"),
+        (hostile_media.zip_member_empty_name, "member 1 has an empty name"),
+    ],
+)
+def test_odd_zip_members_are_findings(voice: Path, tmp_path: Path, maker: Any, finding: str) -> None:
+    inspection = inspect_asset("audio", maker(voice, tmp_path / "odd.zip"))
+    assert rules(inspection) == ["audio.format"]
+    assert finding in inspection.findings[0].message
+
+
+def test_a_zip_member_of_a_future_version_is_still_counted(voice: Path, tmp_path: Path) -> None:
+    inspection = inspect_asset("audio", hostile_media.zip_member_future_version(voice, tmp_path / "future.zip"))
+    assert inspection.ok and inspection.facts["wav_files"] == 2
+
+
+def test_a_jpeg_flooded_with_fill_bytes_is_read_once(tmp_path: Path) -> None:
+    path = tmp_path / "fill.jpg"
+    path.write_bytes(b"\xff\xd8" + b"\xff" * 2_000_000)  # bad on purpose: fill bytes and no frame header
+    inspection = inspect_asset("cover", path)
+    assert rules(inspection) == ["image.truncated"]
+    assert inspection.bytes_read <= 64 + 1024 * 1024
+
+
+def test_compact_sample_sizes_stz2_count_as_samples(good: Path, tmp_path: Path) -> None:
+    """An MP4 whose sample table uses the compact ``stz2`` box (16-bit sizes) instead of ``stsz``."""
+
+    def compact(stbl: bytes) -> bytes:
+        out = b""
+        for box_type, whole in hostile_media.top_level(stbl):
+            if box_type == b"stsz":
+                uniform, count = struct.unpack_from(">II", whole, 12)
+                sizes = struct.unpack_from(f">{count}I", whole, 20) if not uniform else (uniform,) * count
+                body = b"\0\0\0\0" + b"\0\0\x10" + struct.pack(">I", count) + struct.pack(f">{count}H", *sizes)
+                whole = hostile_media.box(b"stz2", body)
+            out += whole
+        return out
+
+    path = (b"trak", b"mdia", b"minf", b"stbl")
+    converted = hostile_media.changed_moov(good, tmp_path / "stz2.mp4", path, compact)
+    assert b"stz2" in converted.read_bytes()
+    inspection = inspect_asset("training_video", converted)
+    assert inspection.ok, inspection.findings

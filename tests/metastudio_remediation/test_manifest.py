@@ -321,7 +321,8 @@ def test_a_crash_of_the_inspector_fails_that_job_only(media: Path, monkeypatch: 
     )
     manifest = load_manifest(path)
     assert "pre-flight inspection of 'portrait.mp4' failed (IndexError: unexpected box layout)" in manifest.errors[JOB]
-    assert "preflight: false" in manifest.errors[JOB]
+    assert "nothing is sent for this job" in manifest.errors[JOB]
+    assert "preflight: false" not in manifest.errors[JOB]  # never advice to upload a corrupt file unchecked
     assert [f["rule"] for f in manifest.corrections[other].findings] == ["video.duration"]
 
 
@@ -349,3 +350,99 @@ def test_an_object_storage_video_is_inspected_by_ranged_reads(media: Path, monke
     # The box headers and the moov box (a few KB for a still-frame video); far below the 64 MiB.
     assert bytes_read < 64 * 1024, bytes_read
     assert manifest.corrections[JOB].assets["training_video"].size == 64 * 1024**2
+
+
+# ----------------------------------------------------------------------------------------------
+# Hostile manifests: every one ends in a ManifestError naming the file and the place, quickly
+# ----------------------------------------------------------------------------------------------
+
+ALIAS_BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + level)}: &{chr(98 + level)} [{', '.join(['*' + chr(97 + level)] * 9)}]\n" for level in range(9)
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (f"jobs:\n  {JOB}:\n    update: {{tags: *x}}\n" + ALIAS_BOMB, "anchors and aliases"),
+        (ALIAS_BOMB + "jobs: {}\n", "line 1, column 4: YAML anchors and aliases"),
+        (f"jobs:\n  {JOB}: {{update: {{name: !!timestamp x}}}}\n", "YAML tags (tag:yaml.org,2002:timestamp)"),
+        (f"jobs:\n  {JOB}: {{update: {{name: !!float ''}}}}\n", "YAML tags (tag:yaml.org,2002:float)"),
+        (f"jobs:\n  {JOB}: {{update: !!set {{a, b}}}}\n", "YAML tags (tag:yaml.org,2002:set)"),
+        (f"jobs:\n  {JOB}:\n    update:\n      ? [a, b]\n      : 1\n", "line 4, column 9: a mapping key must"),
+        ("jobs:\n  x: " + "[" * 5000 + "]" * 5000 + "\n", "nested deeper than 32 levels"),
+        (f'jobs:\n  {JOB}: {{note: "a\\0b", update: {{name: x}}}}\n', f"jobs/{JOB}/note: the text contains a NUL"),
+        (f'jobs:\n  {JOB}: {{assets: {{cover: "\\ud800.jpg"}}}}\n', "found invalid Unicode character escape"),
+        ("jobs:\n  null: {update: {name: x}}\n", "jobs: key None is not a string"),
+        ("jobs:\n  12345: {update: {name: x}}\n", "jobs: key 12345 is not a string; quote it"),
+        (f"jobs:\n  {JOB}: {{update: {{1: x}}}}\n", f"jobs/{JOB}/update: key 1 is not a string"),
+        (f"jobs:\n  {JOB}: {{update: {{name: .inf}}}}\n", f"jobs/{JOB}/update/name: inf is not a finite number"),
+    ],
+)
+def test_hostile_yaml_ends_in_a_named_error(root: Path, text: str, message: str) -> None:
+    path = write(root, text)
+    with pytest.raises(ManifestError) as caught:
+        load_manifest(path)
+    assert str(caught.value).startswith(f"{path}: ")
+    assert message in str(caught.value)
+    assert len(str(caught.value)) <= 500
+
+
+def test_a_date_like_value_stays_text(root: Path) -> None:
+    manifest = load_manifest(write(root, f"jobs:\n  {JOB}: {{update: {{name: 2001-13-45}}}}\n"))
+    assert manifest.corrections[JOB].update == {"name": "2001-13-45"}
+
+
+def test_deep_json_is_a_named_error(root: Path) -> None:
+    path = write(root, '{"jobs": ' + "[" * 100_000 + "]" * 100_000 + "}", "corrections.json")
+    with pytest.raises(ManifestError, match="nested deeper than 32 levels"):
+        load_manifest(path)
+
+
+def test_a_lone_surrogate_in_json_is_a_named_error(root: Path) -> None:
+    path = write(root, f'{{"jobs": {{"{JOB}": {{"assets": {{"cover": "\\ud800.jpg"}}}}}}}}', "corrections.json")
+    with pytest.raises(ManifestError, match=f"jobs/{JOB}/assets/cover: the text contains an unpaired surrogate"):
+        load_manifest(path)
+
+
+def test_an_oversized_manifest_is_refused_before_parsing(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from metastudio_remediation import manifest as module
+
+    monkeypatch.setattr(module, "MAX_MANIFEST_BYTES", 1000)
+    parsed: list[str] = []
+    monkeypatch.setattr(module.yaml, "parse", lambda *args, **kwargs: parsed.append("parsed") or iter(()))
+    path = write(root, "jobs:\n" + "".join(f"  job{n:05d}: {{update: {{name: x}}}}\n" for n in range(100)))
+    with pytest.raises(ManifestError, match=f"{path}: the manifest is larger than 1000 bytes"):
+        load_manifest(path)
+    assert parsed == []
+
+
+def test_the_size_limit_is_documented() -> None:
+    from metastudio_remediation.manifest import MAX_MANIFEST_BYTES
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "corrections.md").read_text()
+    assert f"{MAX_MANIFEST_BYTES // 2**20} MiB" in docs
+
+
+def test_a_huge_value_in_an_error_is_cut_with_an_ellipsis(root: Path) -> None:
+    manifest = load_manifest(write(root, f"jobs:\n  {JOB}: {{note: [{', '.join(['x' * 50] * 2000)}]}}\n"))
+    assert manifest.errors[JOB].endswith("…")
+    assert len(manifest.errors[JOB]) <= 500
+
+
+@pytest.mark.parametrize(
+    ("location", "message"),
+    [
+        ("a" * 300 + ".jpg", "cannot be read: File name too long"),
+        ("../../etc/passwd", "is outside assets_root"),
+    ],
+)
+def test_odd_paths_fail_that_job_only(root: Path, location: str, message: str) -> None:
+    manifest = load_manifest(write(root, f'assets_root: assets\njobs:\n  {JOB}: {{assets: {{cover: "{location}"}}}}\n'))
+    assert message in manifest.errors[JOB]
+
+
+def test_a_job_id_with_a_trailing_newline_is_refused(root: Path) -> None:
+    path = write(root, f'jobs:\n  "{JOB}\\n": {{update: {{name: x}}}}\n')
+    with pytest.raises(ManifestError, match="a job id is 1-64 letters"):
+        load_manifest(path)

@@ -55,7 +55,7 @@ def test_whole_report_has_totals_a_row_per_job_attention_first_and_a_link_to_the
     ]
     link = f"{BASE}/dags/{DAG_ID}/runs/manual__2026-12-02T20%3A39%3A03.993383%2B00%3A00/tasks/remediate_job/mapped/3"
     # One line per row, pipes escaped, the failed job linked to its task log; no link for other jobs.
-    reason = "MSS.00000003: Invalid parameter \\| supported_service only VIDEO_2D"
+    reason = "MSS.00000003: Invalid parameter \\| supported\\_service only VIDEO\\_2D"
     assert rows[0] == f"| `{FLEXUS}` | **failed** | {reason} | [log]({link}) |"
     assert rows[1].endswith("| **needs_person** | loop guard: rejected 3 times |  |")
     assert all(row.count(" | ") == 3 for row in rows)

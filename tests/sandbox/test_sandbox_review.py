@@ -7,11 +7,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 from sandbox_helpers import OCTET, REVIEW_DELAY, Api, upload_all
 
 from metastudio_sandbox import samples
 from metastudio_sandbox.review import CODE_VIDEO_DURATION
+from tests.support import hostile_media
 from tests.support.media import SampleMedia
 
 
@@ -191,3 +193,21 @@ def test_a_seeded_job_fixed_with_a_720p_video_fails_on_the_measurement(
     assert api.command(job_id, "CONFIRM_MULTIPART_UPLOADED").json()["commond_result"] == "EXCUTE_SUCCESS"
     api.command(job_id, "SUBMITVERIFYING")
     assert failure_of(wait_for_verdict(api, job_id))[:2] == ("AUTO_VERIFY_FAILED", "44005901")
+
+
+@pytest.mark.parametrize("empty", [(b"mvhd",), (b"trak", b"tkhd")])
+def test_a_video_with_an_empty_box_fails_review_instead_of_crashing_it(
+    api: Api, media: SampleMedia, tmp_path: Path, empty: tuple[bytes, ...]
+) -> None:
+    good = media.make(tmp_path / "v.mp4", samples.make_video)
+    broken = hostile_media.empty_box(good, tmp_path / "broken.mp4", *empty).read_bytes()
+    state, code, description = failure_of(submit_video(api, broken, parts=1))
+    assert (state, code) == ("AUTO_VERIFY_FAILED", "44005904")
+    assert f"box {empty[-1].decode()} is 0 bytes" in description
+
+
+def test_review_of_a_video_the_inspector_cannot_read_is_a_finding(tmp_path: Path) -> None:
+    from metastudio_sandbox.review import _video_findings
+
+    (finding,) = _video_findings(tmp_path / "missing.mp4")  # an unreadable file: AssetSourceError inside
+    assert finding.error_code == "44005904" and "AssetSourceError" in finding.description

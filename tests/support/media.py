@@ -31,4 +31,9 @@ class SampleMedia:
 
 @pytest.fixture(scope="session")
 def media(request: pytest.FixtureRequest) -> SampleMedia:
-    return SampleMedia(Path(request.config.cache.mkdir("metastudio-samples")))
+    cache = getattr(request.config, "cache", None)  # None under -p no:cacheprovider
+    if cache is None:
+        folder = Path(request.config.rootpath) / "var" / "cache" / "samples"
+        folder.mkdir(parents=True, exist_ok=True)
+        return SampleMedia(folder)
+    return SampleMedia(Path(cache.mkdir("metastudio-samples")))

@@ -65,6 +65,7 @@ from metastudio_provider.models import (
     TrainingJob,
     UploadResult,
     UploadUrls,
+    is_job_id,
 )
 from metastudio_provider.redaction import Redactor, install_urllib3_scrubber, redact_url
 from metastudio_provider.validation import (
@@ -81,7 +82,6 @@ PAGE_SIZE = 100
 SORT_KEYS = frozenset({"create_time", "update_time", "asset_order"})
 SORT_DIRS = frozenset({"asc", "desc"})
 
-_JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _STATE = re.compile(r"^[A-Z0-9_]{1,64}$")
 _TIME_FILTER = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
@@ -307,8 +307,8 @@ class MetaStudioHook(HttpHook):
                     operation=operation,
                     request_id=request_id,
                 )
-            for item in jobs:
-                yield job_from_api(item, operation, request_id)
+            for index, item in enumerate(jobs):
+                yield job_from_api(item, operation, request_id, entry=offset + index)
             offset += len(jobs)
             if not jobs or len(jobs) < page_size or offset >= count:
                 return
@@ -608,17 +608,19 @@ def job_path(project_id: str, job_id: str, operation: str) -> str:
     return f"{jobs_path(project_id)}/{quote(checked_job_id(job_id, operation), safe='')}"
 
 
-def job_from_api(item: Any, operation: str, request_id: str | None) -> TrainingJob:
+def job_from_api(item: Any, operation: str, request_id: str | None, *, entry: int | None = None) -> TrainingJob:
     try:
         return TrainingJob.from_api(item)
     except (TypeError, ValueError) as exc:
-        raise MetaStudioInvalidResponseError(str(exc), operation=operation, request_id=request_id) from None
+        where = "" if entry is None else f"entry {entry} of the answer: "
+        raise MetaStudioInvalidResponseError(where + str(exc), operation=operation, request_id=request_id) from None
 
 
 def checked_job_id(job_id: Any, operation: str) -> str:
-    if not isinstance(job_id, str) or not _JOB_ID.match(job_id):
+    if not is_job_id(job_id):
+        shown = repr(job_id)[:80]
         raise MetaStudioValidationError(
-            f"job id {job_id!r} must be 1-64 letters, digits, '-' or '_'", operation=operation, field="job_id"
+            f"job id {shown} must be 1-64 letters, digits, '-' or '_'", operation=operation, field="job_id"
         )
     return job_id
 

@@ -19,6 +19,7 @@ from airflow.providers.common.compat.connection import get_async_connection
 from airflow.sdk import BaseHook, BaseNotifier, Context
 from airflow.sdk.log import mask_secret
 
+from metastudio_provider.escaping import slack_mrkdwn
 from metastudio_provider.exceptions import MetaStudioConfigError, error_record
 from metastudio_provider.hooks import send_async, send_sync
 from metastudio_provider.hooks.connection_config import parse_verify
@@ -250,8 +251,8 @@ def _error_line(error: Mapping[str, Any]) -> str:
 
 
 def _one_line(text: str) -> str:
-    flat = " ".join(str(text).split())
-    return flat if len(flat) <= MAX_LINE_LENGTH else flat[: MAX_LINE_LENGTH - 3] + "..."
+    """One line of the chat text: control characters gone, ``&<>`` escaped (no mention or link injected), cut."""
+    return slack_mrkdwn(text, MAX_LINE_LENGTH)
 
 
 def _parse_text(value: str) -> Any:
