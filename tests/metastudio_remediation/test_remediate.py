@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 import requests
 
+from metastudio_provider.checkpoint import MemoryCheckpoint, checkpoint_from
 from metastudio_provider.hooks.metastudio import MetaStudioHook
-from metastudio_remediation.checkpoint import MemoryCheckpoint, checkpoint_from
 from metastudio_remediation.remediate import job_label, remediate_job
 from metastudio_remediation.uploads import usable_concurrency
 from metastudio_sandbox import samples
