@@ -148,7 +148,7 @@ class MetaStudioUploadAssetOperator(_MetaStudioOperator):
             )
         except MetaStudioError as exc:
             return self._failed(exc, identity, context)
-        if row.get("resumed"):
+        if row.pop("resumed", False):  # reported like the attempt that sent it
             self.log.info(
                 "%s was already accepted by the server in an earlier attempt; not re-sending", self.asset_label
             )
