@@ -31,6 +31,7 @@ import yaml
 
 from metastudio_provider.exceptions import MetaStudioValidationError
 from metastudio_provider.media import HEAD_BYTES, KIND_FORMATS, Inspection, inspect_asset, sniff
+from metastudio_provider.sources import file_size, is_object_storage
 from metastudio_provider.validation import UPDATE_BODY_SCHEMA, validate_body
 
 log = logging.getLogger(__name__)
@@ -256,7 +257,7 @@ def _kept_findings(job_id: str, kind: str, inspection: Inspection, skip: Iterabl
 
 def _asset(kind: str, location: str, root: Path, where: str, preflight: bool) -> tuple[AssetSource, Inspection | None]:
     """Resolve and check one file; with ``preflight``, also its pre-flight inspection."""
-    if "://" in location:
+    if is_object_storage(location):
         return _object_storage_asset(kind, location, where, preflight)
     relative = Path(location)
     if relative.is_absolute():
@@ -288,8 +289,7 @@ def _object_storage_asset(kind: str, uri: str, where: str, preflight: bool) -> t
     name = urlsplit(uri)._replace(query="", fragment="").geturl()  # never a signature or token in a message
     try:
         path = ObjectStoragePath(uri)
-        stat = path.stat()
-        size = int(stat["size"] if isinstance(stat, dict) else stat.st_size)
+        size = file_size(path)
         inspection = _inspect(kind, path, name, where) if preflight and size else None
         head = b"" if inspection else _head(path.open("rb", block_size=HEAD_BYTES))
     except ManifestError:
