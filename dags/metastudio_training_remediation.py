@@ -117,6 +117,11 @@ FAIL_FAST_ON_BAD_INPUT = ExceptionRetryPolicy(
     },
 )
 def metastudio_training_remediation() -> None:
+    """The tasks (each a short call into ``metastudio_remediation``), then their wiring.
+
+    Over 60 lines on purpose: it is the flow, read top to bottom; each task body is a few lines.
+    """
+
     @task
     def find_failed_jobs(params: dict, ti=None) -> list[dict]:
         """List the verify-failed jobs (or the jobs named in the trigger form)."""

@@ -62,6 +62,13 @@ def create_app(sandbox: Sandbox) -> FastAPI:
         log.exception("Unexpected error in %s %s", request.method, request.url.path)
         return await api_error(request, ApiError(500, MSS_INTERNAL, "Internal error in the sandbox"))
 
+    _add_routes(app, sandbox)
+    return app
+
+
+def _add_routes(app: FastAPI, sandbox: Sandbox) -> None:
+    """The fake IAM's token route and the six MetaStudio job operations."""
+
     @app.post("/v3/auth/tokens")
     async def tokens(request: Request) -> Response:
         body = parse_json_body(await request.body())
@@ -100,5 +107,3 @@ def create_app(sandbox: Sandbox) -> FastAPI:
     async def command(request: Request, project_id: str, job_id: str) -> Response:
         body = COMMAND_BODY(parse_json_body(await authenticate(sandbox, request, project_id)))
         return _json(200, await sandbox.jobs.command(job_id, body))
-
-    return app
