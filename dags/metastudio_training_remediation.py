@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import pendulum
 from airflow.providers.standard.operators.hitl import HITLOperator
@@ -33,6 +34,9 @@ from airflow.sdk import (
 from metastudio_provider.sensors.training_job import MetaStudioTrainingJobSensor
 from metastudio_remediation.human import FIELDS_PARAM, OPTIONS, fields_param_schema
 from metastudio_remediation.xcom import PLAN_KEY, failures_recorded
+
+if TYPE_CHECKING:
+    from metastudio_provider.hooks.metastudio import MetaStudioHook
 
 CONN_ID = "metastudio_default"
 ALERT_CONN_ID = "metastudio_alerts"
@@ -228,7 +232,7 @@ def metastudio_training_remediation() -> None:
     )
 
 
-def hook():
+def hook() -> MetaStudioHook:
     """The MetaStudio hook of this DAG's connection (imported at run time: parsing needs no HTTP stack)."""
     from metastudio_provider.hooks.metastudio import MetaStudioHook
 
