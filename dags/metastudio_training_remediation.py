@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import pendulum
 from airflow.providers.standard.operators.hitl import HITLOperator
@@ -32,6 +33,10 @@ from airflow.sdk import (
 
 from metastudio_provider.sensors.training_job import MetaStudioTrainingJobSensor
 from metastudio_remediation.human import FIELDS_PARAM, OPTIONS, fields_param_schema
+from metastudio_remediation.xcom import PLAN_KEY, failures_recorded
+
+if TYPE_CHECKING:
+    from metastudio_provider.hooks.metastudio import MetaStudioHook
 
 CONN_ID = "metastudio_default"
 ALERT_CONN_ID = "metastudio_alerts"
@@ -40,7 +45,8 @@ JOB_ID_PATTERN = "^[A-Za-z0-9_-]{1,64}$"
 # How often to check a resubmitted job's review; an environment setting so demos and tests can poll faster.
 REVIEW_POLL_SECONDS = float(os.environ.get("METASTUDIO_REVIEW_POLL_SECONDS", "60"))
 # Task retries are for lost workers and transient trouble beyond the hook's own retries; a
-# configuration or input error would fail the same way again, so it fails at once.
+# configuration or input error, or a job MetaStudio refused, would fail the same way again, so it
+# fails at once.
 FAIL_FAST_ON_BAD_INPUT = ExceptionRetryPolicy(
     rules=[
         RetryRule(
@@ -51,20 +57,13 @@ FAIL_FAST_ON_BAD_INPUT = ExceptionRetryPolicy(
             ],
             action=RetryAction.FAIL,
             reason="configuration or input error: a retry cannot fix it",
-        )
+        ),
+        RetryRule(
+            exception=["metastudio_remediation.job_task.JobRemediationFailed"],
+            action=RetryAction.FAIL,
+            reason="MetaStudio refused this job; the hook already retried what a retry could cure",
+        ),
     ]
-)
-# Every task but the report: a failed instance of any of them is reported (and fails the run).
-WATCHED_TASKS = (
-    "find_failed_jobs",
-    "plan",
-    "remediate_job",
-    "review_requests",
-    "wait_for_review",
-    "person_requests",
-    "ask_a_person",
-    "apply_answers",
-    "remediate_answered_job",
 )
 
 
@@ -122,160 +121,74 @@ WATCHED_TASKS = (
     },
 )
 def metastudio_training_remediation() -> None:
+    """The tasks (each a short call into ``metastudio_remediation``), then their wiring.
+
+    Over 60 lines on purpose: it is the flow, read top to bottom; each task body is a few lines.
+    """
+
     @task
-    def find_failed_jobs(params: dict) -> list[dict]:
+    def find_failed_jobs(params: dict, ti=None) -> list[dict]:
         """List the verify-failed jobs (or the jobs named in the trigger form)."""
-        from metastudio_provider.hooks.metastudio import MetaStudioHook
-        from metastudio_remediation.steps import find_failed_jobs
-        from metastudio_remediation.xcom import failures_recorded
+        from metastudio_remediation.discovery import find_failed_jobs
 
-        with failures_recorded():
-            return find_failed_jobs(MetaStudioHook(CONN_ID), params["job_ids"])
+        with failures_recorded(ti):
+            return find_failed_jobs(hook(), params["job_ids"])
 
     @task
-    def plan(candidates: list[dict], params: dict) -> list[dict]:
+    def plan(candidates: list[dict], params: dict, ti=None) -> list[dict]:
         """Match jobs with the corrections manifest; skip and say why for the rest.
 
         Returns the jobs to fix (none in a dry run), which ``remediate_job`` is mapped over; the
-        whole plan, for the report, is the XCom ``plan``.
+        whole plan, for the report, is the XCom ``plan`` (Airflow maps only over a return value).
         """
-        from airflow.sdk import Variable, conf, get_current_context
+        from metastudio_remediation.discovery import jobs_to_fix, plan_for_run
 
-        from metastudio_provider.hooks.metastudio import MetaStudioHook
-        from metastudio_remediation.manifest import load_manifest
-        from metastudio_remediation.settings import default_manifest_path
-        from metastudio_remediation.steps import plan_remediation
-        from metastudio_remediation.xcom import PLAN_KEY, failures_recorded
-
-        path = params["corrections_path"] or Variable.get("metastudio_corrections_path", default_manifest_path())
-        with failures_recorded():
-            result = plan_remediation(
-                MetaStudioHook(CONN_ID),
-                candidates,
-                load_manifest(path),
-                max_jobs=params["max_jobs"],
-                max_map_length=conf.getint("core", "max_map_length"),
-                part_size=int(Variable.get("metastudio_part_size_mb", 256)) * 1024 * 1024,
-                max_rejections=int(Variable.get("metastudio_max_rejections", 3)),
-            )
-        result["dry_run"] = params["dry_run"]
-        get_current_context()["ti"].xcom_push(key=PLAN_KEY, value=result)
-        return [] if params["dry_run"] else result["to_fix"]
+        with failures_recorded(ti):
+            whole = plan_for_run(hook(), candidates, params)
+        ti.xcom_push(key=PLAN_KEY, value=whole)
+        return jobs_to_fix(whole)
 
     @task(pool=POOL, map_index_template="{{ job_label }}")
-    def remediate_job(job: dict) -> dict:
-        """Update one job, upload its files and parts, confirm and resubmit it; a retry resumes."""
-        from airflow.sdk import Variable, get_current_context
+    def remediate_job(job: dict, ti=None) -> dict:
+        """Update one job, upload its files and parts, confirm and resubmit it; a retry resumes.
 
-        from metastudio_provider.hooks.metastudio import MetaStudioHook
-        from metastudio_remediation import remediate
-        from metastudio_remediation.checkpoint import checkpoint_from
+        A job MetaStudio refused fails this task instance, with its outcome recorded for the report.
+        """
+        from airflow.sdk import get_current_context
 
-        context = get_current_context()
-        context["job_label"] = remediate.job_label(job)
-        concurrency = int(Variable.get("metastudio_upload_concurrency", remediate.DEFAULT_CONCURRENCY))
-        outcome = remediate.remediate_job(
-            MetaStudioHook(CONN_ID), job, checkpoint_from(context), concurrency=concurrency
-        )
-        return {**outcome, "task_id": context["ti"].task_id, "map_index": context["ti"].map_index}
+        from metastudio_provider.checkpoint import checkpoint_from
+        from metastudio_remediation.job_task import run_job_task
+        from metastudio_remediation.remediate import job_label
+
+        context = get_current_context()  # the instance's name in the grid is set through its context
+        context["job_label"] = job_label(job)
+        return run_job_task(hook(), job, ti, checkpoint_from(context))
 
     @task(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS)
     def review_requests(outcomes: list[dict], params: dict) -> list[str]:
         """The resubmitted jobs to watch, when the trigger asked to wait for the verdict."""
-        if not params["wait_for_review"]:
-            return []
-        return [outcome["job_id"] for outcome in outcomes[:] if outcome.get("ok")]
+        return [outcome["job_id"] for outcome in outcomes if outcome.get("ok")] if params["wait_for_review"] else []
 
     @task
-    def person_requests(params: dict) -> list[dict]:
+    def person_requests(whole_plan: dict, params: dict, dag_run=None) -> list[dict]:
         """In a manual run with ask_a_person: one request per job needing a person (docs/remediation.md)."""
-        from airflow.sdk import get_current_context
+        from metastudio_remediation.human import requests_for_run
 
-        from metastudio_remediation.human import person_requests
-        from metastudio_remediation.xcom import PLAN_KEY, pull_one
-
-        context = get_current_context()
-        if not params["ask_a_person"] or params["dry_run"] or context["dag_run"].run_type != "manual":
-            return []
-        return person_requests(pull_one(context["ti"], "plan", key=PLAN_KEY) or {})
+        return requests_for_run(whole_plan, params, dag_run.run_type)
 
     @task(trigger_rule=TriggerRule.ALL_DONE)
-    def apply_answers(requests: list[dict]) -> list[dict]:
+    def apply_answers(requests: list[dict], plan_task_id: str, answers_task_id: str, ti=None) -> list[dict]:
         """Each answer becomes a decision; the jobs sent back to review are remediated next."""
-        from airflow.sdk import get_current_context
+        from metastudio_remediation.human import apply_answers
 
-        from metastudio_remediation.human import DECISIONS_KEY, decide, jobs_needing_a_person, jobs_to_remediate
-        from metastudio_remediation.xcom import PLAN_KEY, pull_one
-
-        ti = get_current_context()["ti"]
-        if not requests:
-            return []
-        items = jobs_needing_a_person(pull_one(ti, "plan", key=PLAN_KEY) or {})
-        answers = [ti.xcom_pull(task_ids="ask_a_person", map_indexes=i, default=None) for i in range(len(items))]
-        decisions = decide(items, answers)
-        ti.xcom_push(key=DECISIONS_KEY, value=decisions)
-        return jobs_to_remediate(items, decisions)
+        return apply_answers(ti, requests, plan_task_id=plan_task_id, answers_task_id=answers_task_id)
 
     @task(trigger_rule=TriggerRule.ALL_DONE)
-    def alert_and_report(params: dict) -> dict:
+    def alert_and_report(results: dict, params: dict, ti=None, dag_run=None) -> dict:
         """Report every job, alert once on all errors, and fail the run if any job failed."""
-        from airflow.sdk import Variable, conf, get_current_context
-        from airflow.sdk.exceptions import AirflowFailException
+        from metastudio_remediation.finish import finish_run
 
-        from metastudio_provider.notifications.webhook import MetaStudioAlertNotifier
-        from metastudio_remediation.human import (
-            DECISIONS_KEY,
-            jobs_needing_a_person,
-            plan_with_answers,
-            record_decisions,
-        )
-        from metastudio_remediation.report import build_report, render_table
-        from metastudio_remediation.report_markdown import RUN_NOTE_XCOM_KEY, render_markdown, render_note
-        from metastudio_remediation.settings import default_report_dir
-        from metastudio_remediation.steps import alert_title, failed_task_instances, write_report
-        from metastudio_remediation.xcom import PLAN_KEY, pull_all, pull_one, recorded_failure
-
-        context = get_current_context()
-        ti, dag_id, run_id = context["ti"], context["dag"].dag_id, context["run_id"]
-        job_plan = pull_one(ti, "plan", key=PLAN_KEY) or {"to_fix": [], "failed": []}
-        asked = pull_one(ti, "person_requests") or []
-        job_ids = {  # per mapped task, the job of each map index
-            "remediate_job": [job["job_id"] for job in pull_one(ti, "plan") or []],
-            "wait_for_review": pull_one(ti, "review_requests") or [],
-            "ask_a_person": [item["job_id"] for item in jobs_needing_a_person(job_plan)] if asked else [],
-            "remediate_answered_job": [job["job_id"] for job in pull_one(ti, "apply_answers") or []],
-        }
-        decisions = pull_one(ti, "apply_answers", key=DECISIONS_KEY) or []
-        states = ti.get_task_states(dag_id=dag_id, run_ids=[run_id]).get(run_id, {})
-        report = build_report(
-            plan=plan_with_answers(job_plan, decisions),
-            dry_run=params["dry_run"],
-            outcomes=pull_all(ti, "remediate_job") + pull_all(ti, "remediate_answered_job"),
-            reviews=pull_all(ti, "wait_for_review"),
-            task_failures=[
-                {**failure, "error": recorded_failure(ti, failure["task_id"], failure["map_index"])}
-                for failure in failed_task_instances(states, job_ids, WATCHED_TASKS)
-            ],
-        )
-        record_decisions(report, decisions)
-        path = write_report(report, Variable.get("metastudio_report_dir", default_report_dir()), dag_id, run_id)
-        print(render_table(report))
-        print(f"Report written to {path}")
-        base_url = conf.get("api", "base_url", fallback=None)
-        markdown = render_markdown(report, dag_id=dag_id, run_id=run_id, base_url=base_url)
-        path.with_suffix(".md").write_text(markdown)
-        print(markdown)
-        ti.xcom_push(key=RUN_NOTE_XCOM_KEY, value=render_note(report, dag_id=dag_id, run_id=run_id))
-        if report["errors"]:
-            MetaStudioAlertNotifier(
-                webhook_conn_id=ALERT_CONN_ID,
-                title=alert_title(dag_id, run_id, report),
-                errors=report["errors"],
-                summary={"totals": report["totals"], "report": str(path)},
-            ).notify(context)
-        if report["failed"]:
-            raise AirflowFailException(f"{report['totals'].get('failed', 0)} job(s) failed; see {path}")
-        return {"totals": report["totals"], "report": str(path)}
+        return finish_run(ti=ti, dag_run=dag_run, dry_run=params["dry_run"], alert_conn_id=ALERT_CONN_ID, **results)
 
     candidates = find_failed_jobs()
     jobs = plan(candidates)
@@ -292,21 +205,38 @@ def metastudio_training_remediation() -> None:
     ).expand(job_id=to_watch)
     # In a manual run with ask_a_person, each job needing a person waits for an answer (Required
     # Actions in the UI); the answers are applied by remediating those jobs in this same run.
-    requests = person_requests()
-    jobs >> requests
+    requests = person_requests(jobs[PLAN_KEY])
     answers = HITLOperator.partial(
         task_id="ask_a_person",
         options=OPTIONS,
         params={FIELDS_PARAM: Param(None, **fields_param_schema())},
         map_index_template="{{ task.subject.split(':')[0] }}",
     ).expand_kwargs(requests)
-    decided = apply_answers(requests)
-    answered = remediate_job.override(task_id="remediate_answered_job").expand(job=decided)
+    # The answers are read per map index (a request without an answer has none), hence the link.
+    decided = apply_answers(requests, jobs.operator.task_id, answers.task_id)
     answers >> decided
-    # review_requests runs once every job's task settled and at least one succeeded, so a crashed
-    # instance does not hold back the others. The report waits for every step (ALL_DONE), so it
-    # sees failures anywhere in the run.
-    [candidates, jobs, outcomes, to_watch, reviews, requests, answers, decided, answered] >> alert_and_report()
+    answered = remediate_job.override(task_id="remediate_answered_job").expand(job=decided)
+    # The report runs whatever happened (ALL_DONE) and watches every task upstream of it.
+    alert_and_report(
+        {
+            "outcomes": [outcomes, answered],
+            "reviews": reviews.output,
+            "served": {  # per mapped task, what its instances were expanded over (map index = position)
+                outcomes.operator.task_id: jobs,
+                reviews.task_id: to_watch,
+                answers.task_id: requests,
+                answered.operator.task_id: decided,
+            },
+            "recorded_by": {"plan": jobs.operator.task_id, "decisions": decided.operator.task_id},
+        }
+    )
+
+
+def hook() -> MetaStudioHook:
+    """The MetaStudio hook of this DAG's connection (imported at run time: parsing needs no HTTP stack)."""
+    from metastudio_provider.hooks.metastudio import MetaStudioHook
+
+    return MetaStudioHook(CONN_ID)
 
 
 metastudio_training_remediation()

@@ -43,7 +43,7 @@ def metastudio_training_remediation() -> None:
     @task
     def find_failed_jobs(params: dict) -> list[dict]:
         from metastudio_provider.hooks.metastudio import MetaStudioHook
-        from metastudio_remediation.steps import find_failed_jobs
+        from metastudio_remediation.discovery import find_failed_jobs
 
         return find_failed_jobs(MetaStudioHook(CONN_ID), params["job_ids"])
 
@@ -52,8 +52,8 @@ def metastudio_training_remediation() -> None:
         from airflow.sdk import Variable
 
         from metastudio_provider.hooks.metastudio import MetaStudioHook
+        from metastudio_remediation.discovery import plan_remediation
         from metastudio_remediation.manifest import load_manifest
-        from metastudio_remediation.steps import plan_remediation
 
         manifest = load_manifest(Variable.get("metastudio_corrections_path"))
         result = plan_remediation(MetaStudioHook(CONN_ID), candidates, manifest, max_jobs=params["max_jobs"])
@@ -63,8 +63,8 @@ def metastudio_training_remediation() -> None:
     def upload_job(pair: tuple[dict, dict]) -> dict:
         from airflow.sdk import get_current_context
 
+        from metastudio_provider.checkpoint import checkpoint_from
         from metastudio_provider.hooks.metastudio import MetaStudioHook
-        from metastudio_remediation.checkpoint import checkpoint_from
         from metastudio_remediation.planning import upload_tasks
         from metastudio_remediation.uploads import upload_parts
 
@@ -79,7 +79,7 @@ def metastudio_training_remediation() -> None:
     @task(pool=POOL)
     def finalize_job(uploaded: dict) -> dict:
         from metastudio_provider.hooks.metastudio import MetaStudioHook
-        from metastudio_remediation.steps import finalize_job
+        from metastudio_provider.submission import finalize_job
 
         if not uploaded.get("ok"):
             return uploaded

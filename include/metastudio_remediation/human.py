@@ -185,3 +185,26 @@ def _short(text: str, limit: int) -> str:
 
 def _text(value: Any) -> str | None:
     return value.isoformat() if hasattr(value, "isoformat") else (str(value) if value is not None else None)
+
+
+def requests_for_run(plan: Mapping[str, Any], params: Mapping[str, Any], run_type: str) -> list[dict[str, str]]:
+    """The run's person requests: only in a manual run with ``ask_a_person`` that is not a dry run."""
+    if not params["ask_a_person"] or params["dry_run"] or run_type != "manual":
+        return []
+    return person_requests(plan or {})
+
+
+def apply_answers(ti: Any, requests: Sequence[Any] | None, *, plan_task_id: str, answers_task_id: str) -> list[dict]:
+    """Turn each answer into a decision (recorded as XCom ``person_decisions``); return the jobs sent back.
+
+    The answers are read per map index of ``answers_task_id``: a request that got no answer (it
+    failed or timed out) has none, and its job keeps needing a person.
+    """
+    from metastudio_remediation.xcom import PLAN_KEY, pull_each, pull_one
+
+    if not requests:
+        return []
+    items = jobs_needing_a_person(pull_one(ti, plan_task_id, key=PLAN_KEY) or {})
+    decisions = decide(items, pull_each(ti, answers_task_id, len(items)))
+    ti.xcom_push(key=DECISIONS_KEY, value=decisions)
+    return jobs_to_remediate(items, decisions)

@@ -35,6 +35,7 @@ from metastudio_provider.exceptions import MetaStudioValidationError
 from metastudio_provider.file_identity import FileIdentity, FileIdentityError, ObjectIdentity, PinnedFile
 from metastudio_provider.media import HEAD_BYTES, KIND_FORMATS, Inspection, inspect_asset, sniff
 from metastudio_provider.models import JOB_ID_RULE_TEXT, is_job_id
+from metastudio_provider.sources import is_object_storage
 from metastudio_provider.validation import UPDATE_BODY_SCHEMA, validate_body
 
 log = logging.getLogger(__name__)
@@ -382,7 +383,7 @@ def _asset(kind: str, location: str, root: Path, where: str, preflight: bool) ->
     The inspection reads the file through the same :class:`PinnedFile` the upload will use, so the
     identity recorded here is the file that was inspected.
     """
-    if "://" in location:
+    if is_object_storage(location):
         return _object_storage_asset(kind, location, where, preflight)
     try:
         relative = Path(location)

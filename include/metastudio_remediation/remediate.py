@@ -15,23 +15,29 @@ If MetaStudio refuses URLs as already used or expired (a part accepted by a work
 before recording it, or a retry long after the Update), the job gets one more Update and every
 part is sent again: a new Update drops the staged parts, so nothing from before can be relied on.
 
-MetaStudio refusals come back as data (``{"ok": False, "error": ...}``) so one job's failure
-never fails the task or stops another job; anything else (a lost worker, a bug) fails the task
-and the retry resumes from the checkpoint.
+MetaStudio refusals come back as data (``{"ok": False, "error": ...}``): the task around this
+(:mod:`metastudio_remediation.job_task`) records that outcome for the report and then fails its
+own task instance; anything else (a lost worker, a bug) fails the task and the retry resumes from
+the checkpoint. The Update's URLs are sealed, each part uploaded and ``SUBMITVERIFYING`` sent once
+by the provider's shared steps (:mod:`metastudio_provider.update_targets`,
+:mod:`metastudio_provider.checkpointed_upload`, :mod:`metastudio_provider.submission`), the same
+ones its operators use.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping
 from typing import Any
 
+from metastudio_provider.checkpoint import Checkpoint
 from metastudio_provider.exceptions import MetaStudioConfigError, MetaStudioError, error_record
 from metastudio_provider.hooks.metastudio import MetaStudioHook
-from metastudio_provider.url_vault import ensure_sealing_available, seal_url
-from metastudio_remediation.checkpoint import Checkpoint
+from metastudio_provider.submission import finalize_job, submitted_since_update
+from metastudio_provider.update_targets import sealed_targets
+from metastudio_provider.url_vault import ensure_sealing_available
 from metastudio_remediation.planning import upload_tasks
-from metastudio_remediation.steps import finalize_job, submitted_since_update
 from metastudio_remediation.uploads import check_sources, upload_parts
 
 log = logging.getLogger(__name__)
@@ -53,13 +59,21 @@ def job_label(job: Mapping[str, Any]) -> str:
 
 
 def remediate_job(
-    hook: MetaStudioHook, job: Mapping[str, Any], checkpoint: Checkpoint, *, concurrency: int = DEFAULT_CONCURRENCY
+    hook: MetaStudioHook,
+    job: Mapping[str, Any],
+    checkpoint: Checkpoint,
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    stop: threading.Event | None = None,
 ) -> dict[str, Any]:
     """Fix one planned job (a ``to_fix`` entry of the plan); resumes from ``checkpoint`` on a retry.
 
     Returns ``{"job_id", "ok", "updates", "uploads": [one row per file or part], "commands", ...}``
     with ``"error"`` (and ``"step"``) when the Update, the URLs or a command failed; a refused part
-    has its error in its own row. Nothing secret is returned.
+    has its error in its own row. Nothing secret is returned. ``stop`` (set by the task's
+    ``on_kill``) ends the uploads early with ``UploadStopped``.
+
+    Kept as one function (just over 60 lines): the Update/upload loop and its resume rules read best together.
     """
     ensure_sealing_available()  # an Update invalidates the old URLs: never send one we could not keep
     job_id = job["job_id"]
@@ -82,7 +96,9 @@ def remediate_job(
                 tasks = upload_tasks(job, {"upload_targets": issued["targets"]})
             except LookupError as exc:  # the Update's answer lacks a URL the plan needs
                 return _with_notes({**outcome, "step": "update", "error": _missing_url(exc, issued)}, notes)
-            rows = upload_parts(hook, tasks, checkpoint, generation=issued["generation"], concurrency=concurrency)
+            rows = upload_parts(
+                hook, tasks, checkpoint, generation=issued["generation"], concurrency=concurrency, stop=stop
+            )
             outcome["uploads"] = rows
             if all(row["ok"] for row in rows):
                 break
@@ -115,11 +131,7 @@ def _update(hook: MetaStudioHook, job: Mapping[str, Any], checkpoint: Checkpoint
     issued = {  # only the URLs this job will use are kept
         "generation": generation,
         "request_id": urls.request_id,
-        "targets": [
-            {"asset": t.asset, "part_number": t.part_number, "sealed_url": seal_url(t.url)}
-            for t in urls.targets
-            if (t.asset, t.part_number) in wanted
-        ],
+        "targets": sealed_targets(urls, wanted),
     }
     checkpoint.set("update", issued)
     log.info("Updated job %s: %d upload URL(s) (request id %s)", job["job_id"], len(urls.targets), urls.request_id)

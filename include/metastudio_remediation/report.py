@@ -37,19 +37,7 @@ def build_report(
         if job_id in rows and rows[job_id]["status"] != "failed":  # keep the first failure as the detail
             rows[job_id].update(status="failed", detail=_describe(error))
 
-    for item in plan.get("skipped", []):
-        rows[item["job_id"]] = _row(item, "skipped", item["reason"])
-    for item in plan.get("needs_person", []):
-        rows[item["job_id"]] = _row(item, "needs_person", item["reason"])
-        errors.append(_needs_person_error(item))
-    for item in plan.get("deferred", []):
-        rows[item["job_id"]] = _row(item, "deferred", item["reason"])
-    for item in plan.get("failed", []):
-        rows[item["job_id"]] = _row(item, "failed", _describe(item["error"]))
-        errors.append({"job_id": item["job_id"], **item["error"], "task_id": "plan", "map_index": None})
-    for item in plan.get("to_fix", []):
-        detail = f"{item['upload_count']} upload(s) planned"
-        rows[item["job_id"]] = _row(item, "planned" if dry_run else "pending", detail)
+    _apply_plan(rows, errors, plan, dry_run)
 
     if not dry_run:
         _apply_outcomes(rows, files, fail, outcomes, reviews)
@@ -83,6 +71,28 @@ def build_report(
         "failed": any(row["status"] == "failed" for row in rows.values())
         or any(error["job_id"] is None for error in errors),
     }
+
+
+def _apply_plan(
+    rows: dict[str, dict[str, Any]],
+    errors: list[dict[str, Any]],
+    plan: Mapping[str, Sequence[Mapping[str, Any]]],
+    dry_run: bool,
+) -> None:
+    """A row per planned job (its status before any outcome), and the errors the plan itself found."""
+    for item in plan.get("skipped", []):
+        rows[item["job_id"]] = _row(item, "skipped", item["reason"])
+    for item in plan.get("needs_person", []):
+        rows[item["job_id"]] = _row(item, "needs_person", item["reason"])
+        errors.append(_needs_person_error(item))
+    for item in plan.get("deferred", []):
+        rows[item["job_id"]] = _row(item, "deferred", item["reason"])
+    for item in plan.get("failed", []):
+        rows[item["job_id"]] = _row(item, "failed", _describe(item["error"]))
+        errors.append({"job_id": item["job_id"], **item["error"], "task_id": "plan", "map_index": None})
+    for item in plan.get("to_fix", []):
+        detail = f"{item['upload_count']} upload(s) planned"
+        rows[item["job_id"]] = _row(item, "planned" if dry_run else "pending", detail)
 
 
 def _apply_outcomes(rows, files, fail, outcomes, reviews) -> None:

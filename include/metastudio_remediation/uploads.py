@@ -5,6 +5,13 @@ already accepted: each accepted part is written to the checkpoint as soon as its
 2xx (from the uploading thread), and a later attempt re-sends only the parts without a record.
 A part that was accepted but not yet recorded when the worker died is the one gap: its retry
 finds the URL used, and the caller decides what to do (see :mod:`metastudio_remediation.remediate`).
+
+Each part goes through the provider's checkpointed upload
+(:func:`metastudio_provider.checkpointed_upload.upload_once`), the same step the upload operator
+uses; this module adds the concurrency and the "one refused part stops the others" rule. When the
+task is stopped (``stop`` set by ``on_kill``), running parts give up at their next read, parts not
+started are not sent, and :class:`~metastudio_provider.checkpointed_upload.UploadStopped` is raised
+once the running ones have ended (each accepted part recorded).
 """
 
 from __future__ import annotations
@@ -15,12 +22,11 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from metastudio_provider.checkpoint import Checkpoint
+from metastudio_provider.checkpointed_upload import UploadStopped, upload_once
 from metastudio_provider.exceptions import MetaStudioConfigError, MetaStudioError, error_record
 from metastudio_provider.file_identity import pinned_source
 from metastudio_provider.hooks.metastudio import MetaStudioHook
-from metastudio_provider.operators.training_job import as_upload_source
-from metastudio_provider.url_vault import open_sealed_url
-from metastudio_remediation.checkpoint import Checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +43,7 @@ def upload_parts(
     *,
     generation: int,
     concurrency: int,
+    stop: threading.Event | None = None,
 ) -> list[dict[str, Any]]:
     """Send every part of ``tasks`` (from :func:`planning.upload_tasks`) not yet recorded as accepted.
 
@@ -45,7 +52,7 @@ def upload_parts(
     "error"}`` for a refused one, ``{"label", "ok": False, "not_sent": reason}`` for a part not started
     because another was refused (the job cannot be submitted with these URLs any more, so its other
     parts would only waste the link). Any other exception fails the call after the running parts
-    finished (and were recorded).
+    finished (and were recorded); so does :class:`UploadStopped` when ``stop`` is set.
     """
     rows: dict[str, dict[str, Any]] = {}
     pending = []
@@ -61,12 +68,13 @@ def upload_parts(
     if pending:
         log.info("Uploading %d part(s), %d at a time", len(pending), workers)
     refused = threading.Event()
+    stop = stop or threading.Event()
     if workers == 1:
         for task in pending:
-            rows[task["asset_label"]] = _upload_one(hook, task, checkpoint, generation, refused)
+            rows[task["asset_label"]] = _upload_one(hook, task, checkpoint, generation, refused, stop)
     else:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="upload") as pool:
-            futures = [pool.submit(_upload_one, hook, task, checkpoint, generation, refused) for task in pending]
+            futures = [pool.submit(_upload_one, hook, task, checkpoint, generation, refused, stop) for task in pending]
         for task, future in zip(pending, futures, strict=True):
             rows[task["asset_label"]] = future.result()  # re-raises what is not a MetaStudio refusal
     return [rows[task["asset_label"]] for task in tasks]
@@ -99,38 +107,36 @@ def check_sources(job_plan: Mapping[str, Any]) -> None:
 def _source(task: Mapping[str, Any]) -> Any:
     """The file to send: pinned to what the plan checked when it recorded an identity (see ``file_identity``)."""
     identity = task.get("identity")
-    return pinned_source(identity) if identity else as_upload_source(task["source"])
+    return pinned_source(identity) if identity else task["source"]
 
 
 def _upload_one(
-    hook: MetaStudioHook, task: Mapping[str, Any], checkpoint: Checkpoint, generation: int, refused: threading.Event
+    hook: MetaStudioHook,
+    task: Mapping[str, Any],
+    checkpoint: Checkpoint,
+    generation: int,
+    refused: threading.Event,
+    stop: threading.Event,
 ) -> dict[str, Any]:
     label = task["asset_label"]
     if refused.is_set():
         return {"label": label, "ok": False, "not_sent": "another part of the job was refused"}
     try:
-        result = hook.upload_file(
-            open_sealed_url(task["sealed_url"]),
-            _source(task),
+        return upload_once(
+            hook,
+            checkpoint,
+            part_key(generation, label),
+            sealed_url=task["sealed_url"],
+            source=_source(task),
             offset=task["offset"],
             length=task["length"],
             content_type=task["content_type"],
-            asset=label,
+            label=label,
+            stop=stop,
         )
-    except MetaStudioConfigError:
+    except (MetaStudioConfigError, UploadStopped):
         raise  # not this part's problem: fail the task (and fail fast, see the DAG's retry policy)
     except MetaStudioError as exc:
         refused.set()
         log.error("%s: %s", label, exc)
         return {"label": label, "ok": False, "error": error_record(exc)}
-    row = {
-        "label": label,
-        "ok": True,
-        "bytes_sent": result.bytes_sent,
-        "sha256": result.sha256,
-        "etag": result.etag,
-        "seconds": result.seconds,
-        "attempts": result.attempts,
-    }
-    checkpoint.set(part_key(generation, label), row)
-    return row

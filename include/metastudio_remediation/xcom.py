@@ -1,4 +1,12 @@
-"""Read upstream results without failing when a step produced none."""
+"""What a task records beside its return value, and how later tasks read it without failing.
+
+Results travel as XComArgs in the DAG file. Three things cannot: the whole plan (``remediate_job``
+is mapped over the plan's jobs, and Airflow maps only over a return value, so the rest of the plan
+goes under the key ``plan``), the person's decisions (likewise beside the jobs they send back), and
+the error of a task that failed (it leaves no return value). Tasks that run whatever happened
+upstream (``ALL_DONE``) read them here by key, from the task ids the DAG derives from its XComArgs,
+so a missing value is ``None`` instead of a failure.
+"""
 
 from __future__ import annotations
 
@@ -15,21 +23,18 @@ def pull_one(ti: Any, task_id: str, key: str = "return_value") -> Any:
     return ti.xcom_pull(task_ids=task_id, key=key, default=None)
 
 
-def pull_all(ti: Any, task_id: str) -> list[dict[str, Any]]:
-    """Every value pushed by the instances of a mapped task (missing instances are simply absent).
+def pull_each(ti: Any, task_id: str, count: int) -> list[Any]:
+    """The return value of map indexes ``0 .. count-1`` of a mapped task, ``None`` where one has none."""
+    return [ti.xcom_pull(task_ids=task_id, map_indexes=index, default=None) for index in range(count)]
 
-    ``xcom_pull`` returns a bare value when exactly one instance pushed, and None when none did.
-    """
-    values = ti.xcom_pull(task_ids=task_id, default=None)
-    if values is None:
-        return []
-    if isinstance(values, dict):
-        return [values]
-    return [value for value in values if isinstance(value, dict)]
+
+def listed(values: Any) -> list[dict[str, Any]]:
+    """The dicts among the values of a mapped task's XComArg (``None`` when it never ran)."""
+    return [value for value in values or [] if isinstance(value, dict)]
 
 
 @contextmanager
-def failures_recorded() -> Iterator[None]:
+def failures_recorded(ti: Any) -> Iterator[None]:
     """Push the error record of any exception as XCom ``failure`` before it fails the task.
 
     A failed task leaves no return value; this lets the final report say *why* a step such as
@@ -38,11 +43,9 @@ def failures_recorded() -> Iterator[None]:
     try:
         yield
     except Exception as exc:
-        from airflow.sdk import get_current_context
-
         from metastudio_provider.exceptions import error_record
 
-        get_current_context()["ti"].xcom_push(key=FAILURE_KEY, value=error_record(exc))
+        ti.xcom_push(key=FAILURE_KEY, value=error_record(exc))
         raise
 
 

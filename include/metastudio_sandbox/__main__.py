@@ -9,7 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
-from metastudio_sandbox.app import Sandbox
+from metastudio_sandbox.core import Sandbox
 from metastudio_sandbox.faults import parse_fault_flag, parse_throttle_flag
 from metastudio_sandbox.server import base_url_of, bind, loop_factory, make_server
 from metastudio_sandbox.settings import Settings

@@ -1,21 +1,25 @@
-"""Admin API under ``/_sandbox/``: inspection and control for tests and demos (no MetaStudio auth)."""
+"""Admin API under ``/_sandbox/``: inspection and control for tests and demos (no MetaStudio auth).
+
+The router is built from four groups of routes, each over the :class:`~metastudio_sandbox.core.Sandbox`
+it is given: jobs (inspect, move, delete), scenario and settings, faults and throttles, and the
+records (request log, webhook calls).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from metastudio_sandbox.core import Sandbox
 from metastudio_sandbox.errors import ApiError
 from metastudio_sandbox.schemas import parse_json_body
 from metastudio_sandbox.states import STATES
 from metastudio_sandbox.timeutil import rfc3339
 from metastudio_sandbox.views import operation_log
-
-if TYPE_CHECKING:
-    from metastudio_sandbox.app import Sandbox
+from metastudio_sandbox.web import base_url
 
 ADMIN_BAD_REQUEST = "SANDBOX.0400"
 ADMIN_NOT_FOUND = "SANDBOX.0404"
@@ -30,32 +34,43 @@ async def _body(request: Request) -> Any:
 
 
 def build_admin_router(sandbox: Sandbox) -> APIRouter:
+    """All the admin routes over ``sandbox``."""
     router = APIRouter(prefix="/_sandbox")
-
-    def inspect(request: Request, job_id: str) -> dict[str, Any]:
-        job = sandbox.store.get_job(job_id)
-        if job is None:
-            raise ApiError(404, ADMIN_NOT_FOUND, f"no job {job_id}")
-        return {
-            "job": sandbox.jobs.show(job_id, sandbox.base_url(request)),
-            "internal": job["_meta"],
-            "files": [record.to_json() for record in sandbox.store.files_of(job_id)],
-            "urls": [
-                {
-                    "asset": url.asset,
-                    "part": url.part,
-                    "status": url.status,
-                    "expires": url.expires,
-                    "content_type": url.content_type,
-                }
-                for url in sandbox.store.urls_of(job_id)
-            ],
-        }
 
     @router.get("/health")
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    _add_job_routes(router, sandbox)
+    _add_scenario_and_settings_routes(router, sandbox)
+    _add_fault_routes(router, sandbox)
+    _add_record_routes(router, sandbox)
+    return router
+
+
+def _inspect(sandbox: Sandbox, request: Request, job_id: str) -> dict[str, Any]:
+    """A job as the API shows it, plus its internal state, stored files and issued URLs."""
+    job = sandbox.store.get_job(job_id)
+    if job is None:
+        raise ApiError(404, ADMIN_NOT_FOUND, f"no job {job_id}")
+    return {
+        "job": sandbox.jobs.show(job_id, base_url(sandbox, request)),
+        "internal": job["_meta"],
+        "files": [record.to_json() for record in sandbox.store.files_of(job_id)],
+        "urls": [
+            {
+                "asset": url.asset,
+                "part": url.part,
+                "status": url.status,
+                "expires": url.expires,
+                "content_type": url.content_type,
+            }
+            for url in sandbox.store.urls_of(job_id)
+        ],
+    }
+
+
+def _add_scenario_and_settings_routes(router: APIRouter, sandbox: Sandbox) -> None:
     @router.get("/settings")
     async def get_settings() -> dict[str, Any]:
         return sandbox.settings.public_view()
@@ -65,13 +80,34 @@ def build_admin_router(sandbox: Sandbox) -> APIRouter:
         body = await _body(request)
         if not isinstance(body, dict):
             raise _bad("settings body must be an object")
-        for key, value in body.items():
-            if key not in sandbox.settings.MUTABLE or not isinstance(value, int | float) or value < 0:
-                raise _bad(f"{key}: only {', '.join(sandbox.settings.MUTABLE)} (non-negative numbers) can be set")
-        for key, value in body.items():
-            setattr(sandbox.settings, key, float(value))
-        sandbox.authenticator.verifier.max_skew = sandbox.settings.clock_skew
-        return sandbox.settings.public_view()
+        try:
+            return sandbox.update_settings(body)
+        except ValueError as exc:
+            raise _bad(str(exc)) from None
+
+    @router.post("/reset")
+    async def reset(request: Request) -> dict[str, Any]:
+        """Forget everything (jobs, files, webhooks, faults, request log); seed the given or default scenario."""
+        body = await _body(request)
+        try:
+            ids = sandbox.reset(body or None)
+        except ValueError as exc:
+            raise _bad(str(exc)) from None
+        return {"job_ids": ids}
+
+    @router.post("/scenario")
+    async def load(request: Request) -> dict[str, Any]:
+        """Add the scenario's jobs (a job with an existing id is replaced)."""
+        body = await _body(request)
+        try:
+            return {"job_ids": sandbox.load(body)}
+        except ValueError as exc:
+            raise _bad(str(exc)) from None
+
+
+def _add_job_routes(router: APIRouter, sandbox: Sandbox) -> None:
+    def inspect(request: Request, job_id: str) -> dict[str, Any]:
+        return _inspect(sandbox, request, job_id)
 
     @router.get("/jobs")
     async def list_jobs(request: Request) -> dict[str, Any]:
@@ -115,25 +151,8 @@ def build_admin_router(sandbox: Sandbox) -> APIRouter:
             raise ApiError(404, ADMIN_NOT_FOUND, f"no job {job_id}")
         return Response(status_code=204)
 
-    @router.post("/reset")
-    async def reset(request: Request) -> dict[str, Any]:
-        """Forget everything (jobs, files, webhooks, faults, request log); seed the given or default scenario."""
-        body = await _body(request)
-        try:
-            ids = sandbox.reset(body or None)
-        except ValueError as exc:
-            raise _bad(str(exc)) from None
-        return {"job_ids": ids}
 
-    @router.post("/scenario")
-    async def load(request: Request) -> dict[str, Any]:
-        """Add the scenario's jobs (a job with an existing id is replaced)."""
-        body = await _body(request)
-        try:
-            return {"job_ids": sandbox.load(body)}
-        except ValueError as exc:
-            raise _bad(str(exc)) from None
-
+def _add_fault_routes(router: APIRouter, sandbox: Sandbox) -> None:
     @router.get("/faults")
     async def get_faults() -> dict[str, Any]:
         return sandbox.faults.view()
@@ -178,13 +197,15 @@ def build_admin_router(sandbox: Sandbox) -> APIRouter:
     async def clear_throttles(operation: str = "*") -> dict[str, Any]:
         return faults_after(lambda: sandbox.faults.clear_throttles(operation))
 
+
+def _add_record_routes(router: APIRouter, sandbox: Sandbox) -> None:
     @router.get("/requests")
     async def requests() -> dict[str, Any]:
         return {"requests": sandbox.requests}
 
     @router.delete("/requests")
     async def clear_requests() -> Response:
-        sandbox.gateway.requests.clear()
+        sandbox.request_log.clear()
         return Response(status_code=204)
 
     @router.post("/webhooks/{name}")
@@ -200,5 +221,3 @@ def build_admin_router(sandbox: Sandbox) -> APIRouter:
     async def clear_webhooks(name: str) -> Response:
         sandbox.store.clear_webhooks(name)
         return Response(status_code=204)
-
-    return router

@@ -1,129 +1,28 @@
-"""Assembles a sandbox: its parts (store, auth, faults, jobs) and the FastAPI app of the MetaStudio surface."""
+"""The FastAPI app of the MetaStudio surface and the fake IAM, over a :class:`~metastudio_sandbox.core.Sandbox`.
+
+The admin API and the gateway are added around it by :func:`metastudio_sandbox.server.build_asgi_app`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
-import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from metastudio_sandbox.admin import build_admin_router
-from metastudio_sandbox.auth import AkSkVerifier, Authenticator, ReceivedRequest, TokenIssuer
-from metastudio_sandbox.errors import (
-    MSS_API_NOT_FOUND,
-    MSS_INTERNAL,
-    MSS_METHOD_NOT_ALLOWED,
-    MSS_PROJECT_MISMATCH,
-    ApiError,
-    invalid,
-)
-from metastudio_sandbox.faults import Faults, parse_fault_flag, parse_throttle_flag
-from metastudio_sandbox.gateway import Gateway
+from metastudio_sandbox.core import Sandbox
+from metastudio_sandbox.errors import MSS_API_NOT_FOUND, MSS_INTERNAL, MSS_METHOD_NOT_ALLOWED, ApiError
 from metastudio_sandbox.iam import issue_token
-from metastudio_sandbox.jobs import JobService
-from metastudio_sandbox.scenario import DEFAULT_SCENARIO, load_scenario, read_scenario
 from metastudio_sandbox.schemas import COMMAND_BODY, CREATE_BODY, UPDATE_BODY, parse_json_body, parse_list_query
-from metastudio_sandbox.settings import Settings
-from metastudio_sandbox.store import Store
-from metastudio_sandbox.uploads import DownloadHandler, UploadHandler, UrlSigner
+from metastudio_sandbox.web import authenticate, base_url
 
 log = logging.getLogger(__name__)
 JOBS = "/v1/{project_id}/digital-human-training-manage/user/jobs"
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-
-
-class Sandbox:
-    """One sandbox instance: everything the HTTP layer and the tests need to reach."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._tempdir: tempfile.TemporaryDirectory[str] | None = None
-        if settings.data_dir is None:
-            self._tempdir = tempfile.TemporaryDirectory(prefix="metastudio-sandbox-")
-            settings.data_dir = Path(self._tempdir.name)
-        self.store = Store(Path(settings.data_dir))
-        fresh = not self.store.all_jobs() and not (Path(settings.data_dir) / "seeded").exists()
-        self.signer = UrlSigner(self.store.secret)
-        self.tokens = TokenIssuer(self.store.secret)
-        self.authenticator = Authenticator(
-            AkSkVerifier(settings.ak, settings.sk, settings.clock_skew), self.tokens, settings.project_id
-        )
-        self.faults = Faults(settings.fault_seed)
-        for operation, values in settings.faults.items():
-            self.faults.set_fault(operation, values)
-        for operation, throttle in settings.throttles.items():
-            self.faults.set_throttle(operation, throttle["rate"], throttle.get("burst"))
-        self.jobs = JobService(self.store, settings, self.signer)
-        self.uploads = UploadHandler(self.store, self.signer, settings)
-        self.downloads = DownloadHandler(self.store, self.signer)
-        if fresh:  # a restart with a data dir keeps its jobs instead of re-seeding
-            self.load(read_scenario(settings.scenario) if settings.scenario else DEFAULT_SCENARIO)
-            (Path(settings.data_dir) / "seeded").touch()
-        self.gateway = Gateway(self, create_app(self))
-
-    def load(self, scenario: dict[str, Any]) -> list[str]:
-        return load_scenario(self.store, scenario, self.settings.project_id)
-
-    def reset(self, scenario: dict[str, Any] | None = None) -> list[str]:
-        self.store.reset()
-        self.gateway.requests.clear()
-        self.faults.clear_faults()
-        self.faults.clear_throttles()
-        return self.load(DEFAULT_SCENARIO if scenario is None else scenario)
-
-    def close(self) -> None:
-        self.store.close()
-        if self._tempdir is not None:
-            self._tempdir.cleanup()
-
-    @property
-    def requests(self) -> list[dict[str, Any]]:
-        return list(self.gateway.requests)
-
-    def set_fault_flags(self, faults: list[str], throttles: list[str]) -> None:
-        """Apply ``--fault`` / ``--throttle`` CLI flags."""
-        for flag in faults:
-            operation, values = parse_fault_flag(flag)
-            self.faults.set_fault(operation, values)
-        for flag in throttles:
-            operation, rate, burst = parse_throttle_flag(flag)
-            self.faults.set_throttle(operation, rate, burst)
-
-    # Request helpers -------------------------------------------------------------------------
-
-    def base_url(self, request: Request) -> str:
-        """Where presigned URLs point: --public-url, else the host the client used."""
-        if self.settings.public_url:
-            return self.settings.public_url.rstrip("/")
-        return f"{request.url.scheme}://{request.headers.get('host', request.url.netloc)}"
-
-    async def authenticate(self, request: Request, project_id: str) -> bytes:
-        """Verify the gateway credentials; return the body (already read for the signature)."""
-        body = await request.body()
-        scope = request.scope
-        received = ReceivedRequest(
-            method=scope["method"],
-            raw_path=scope.get("raw_path", scope["path"].encode()).decode("utf-8", "replace"),
-            raw_query=scope["query_string"].decode("utf-8", "replace"),
-            headers={key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope["headers"]},
-            body=body,
-        )
-        scope["sandbox.auth"] = self.authenticator.authenticate(received)
-        if unquote(project_id) != self.settings.project_id:
-            raise ApiError(400, MSS_PROJECT_MISMATCH, "urlTenantId is not equal tokenTenantId")
-        app_user_id = request.headers.get("x-app-userid")
-        if app_user_id is not None and (not 1 <= len(app_user_id) <= 256 or _CJK.search(app_user_id)):
-            raise invalid("X-App-UserId", "must be 1-256 characters without Chinese characters")
-        return body
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -131,7 +30,7 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> JSON
 
 
 def create_app(sandbox: Sandbox) -> FastAPI:
-    """The MetaStudio surface, the fake IAM and the admin API (the gateway wraps it)."""
+    """The MetaStudio surface and the fake IAM (the admin API and the gateway are added by the server)."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -163,6 +62,13 @@ def create_app(sandbox: Sandbox) -> FastAPI:
         log.exception("Unexpected error in %s %s", request.method, request.url.path)
         return await api_error(request, ApiError(500, MSS_INTERNAL, "Internal error in the sandbox"))
 
+    _add_routes(app, sandbox)
+    return app
+
+
+def _add_routes(app: FastAPI, sandbox: Sandbox) -> None:
+    """The fake IAM's token route and the six MetaStudio job operations."""
+
     @app.post("/v3/auth/tokens")
     async def tokens(request: Request) -> Response:
         body = parse_json_body(await request.body())
@@ -171,36 +77,33 @@ def create_app(sandbox: Sandbox) -> FastAPI:
 
     @app.get(JOBS)
     async def list_jobs(request: Request, project_id: str) -> Response:
-        await sandbox.authenticate(request, project_id)
+        await authenticate(sandbox, request, project_id)
         query = parse_list_query(dict(request.query_params))
-        return _json(200, sandbox.jobs.list_jobs(query, sandbox.base_url(request)))
+        return _json(200, sandbox.jobs.list_jobs(query, base_url(sandbox, request)))
 
     @app.post(JOBS)
     async def create_job(request: Request, project_id: str) -> Response:
-        body = CREATE_BODY(parse_json_body(await sandbox.authenticate(request, project_id)))
-        answer = sandbox.jobs.create(body, request.headers.get("x-app-userid"), sandbox.base_url(request))
+        body = CREATE_BODY(parse_json_body(await authenticate(sandbox, request, project_id)))
+        answer = sandbox.jobs.create(body, request.headers.get("x-app-userid"), base_url(sandbox, request))
         return _json(200, answer)
 
     @app.get(JOBS + "/{job_id}")
     async def show_job(request: Request, project_id: str, job_id: str) -> Response:
-        await sandbox.authenticate(request, project_id)
-        return _json(200, sandbox.jobs.show(job_id, sandbox.base_url(request)))
+        await authenticate(sandbox, request, project_id)
+        return _json(200, sandbox.jobs.show(job_id, base_url(sandbox, request)))
 
     @app.put(JOBS + "/{job_id}")
     async def update_job(request: Request, project_id: str, job_id: str) -> Response:
-        body = UPDATE_BODY(parse_json_body(await sandbox.authenticate(request, project_id)))
-        return _json(200, sandbox.jobs.update(job_id, body, sandbox.base_url(request)))
+        body = UPDATE_BODY(parse_json_body(await authenticate(sandbox, request, project_id)))
+        return _json(200, sandbox.jobs.update(job_id, body, base_url(sandbox, request)))
 
     @app.delete(JOBS + "/{job_id}")
     async def delete_job(request: Request, project_id: str, job_id: str) -> Response:
-        await sandbox.authenticate(request, project_id)
+        await authenticate(sandbox, request, project_id)
         sandbox.jobs.delete(job_id)
         return Response(status_code=200)
 
     @app.post(JOBS + "/{job_id}/command")
     async def command(request: Request, project_id: str, job_id: str) -> Response:
-        body = COMMAND_BODY(parse_json_body(await sandbox.authenticate(request, project_id)))
+        body = COMMAND_BODY(parse_json_body(await authenticate(sandbox, request, project_id)))
         return _json(200, await sandbox.jobs.command(job_id, body))
-
-    app.include_router(build_admin_router(sandbox))
-    return app

@@ -10,14 +10,22 @@ import asyncio
 import re
 import time
 import uuid
-from collections import deque
-from typing import TYPE_CHECKING, Any
+from collections.abc import MutableSequence
+from typing import Any
 
 from metastudio_sandbox.errors import ApiError
-from metastudio_sandbox.uploads import DOWNLOAD_PREFIX, UPLOAD_PREFIX, Receive, Scope, Send, drop_connection, send_bytes
-
-if TYPE_CHECKING:
-    from metastudio_sandbox.app import Sandbox
+from metastudio_sandbox.faults import Faults
+from metastudio_sandbox.uploads import (
+    DOWNLOAD_PREFIX,
+    UPLOAD_PREFIX,
+    DownloadHandler,
+    Receive,
+    Scope,
+    Send,
+    UploadHandler,
+    drop_connection,
+    send_bytes,
+)
 
 JOBS_PATH = re.compile(r"^/v1/[^/]+/digital-human-training-manage/user/jobs(?:/(?P<job>[^/]+)(?P<cmd>/command)?)?/?$")
 _JOB_OPERATIONS = {
@@ -45,12 +53,25 @@ def classify(method: str, path: str) -> str | None:
 
 
 class Gateway:
-    """ASGI app wrapping the FastAPI app of a sandbox."""
+    """ASGI app wrapping ``inner`` (the FastAPI app); uploads and downloads go straight to their handlers.
 
-    def __init__(self, sandbox: Sandbox, inner: Any) -> None:
-        self.sandbox = sandbox
+    Every request but the admin API's is appended to ``request_log`` (never with its query string).
+    """
+
+    def __init__(
+        self,
+        inner: Any,
+        *,
+        faults: Faults,
+        uploads: UploadHandler,
+        downloads: DownloadHandler,
+        request_log: MutableSequence[dict[str, Any]],
+    ) -> None:
         self.inner = inner
-        self.requests: deque[dict[str, Any]] = deque(maxlen=5000)
+        self.faults = faults
+        self.uploads = uploads
+        self.downloads = downloads
+        self.requests = request_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -87,7 +108,7 @@ class Gateway:
         if operation is None:
             await self.inner(scope, receive, send)
             return
-        faults = self.sandbox.faults
+        faults = self.faults
         throttled = faults.throttle(operation)
         if throttled is not None:
             await self._error(scope, send, throttled)
@@ -115,9 +136,9 @@ class Gateway:
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send, operation: str, decision: Any) -> None:
         if operation == "upload":
-            await self.sandbox.uploads(scope, receive, send, decision)
+            await self.uploads(scope, receive, send, decision)
         elif operation == "download":
-            await self.sandbox.downloads(scope, receive, send, decision)
+            await self.downloads(scope, receive, send, decision)
         else:
             await self.inner(scope, receive, send)
 

@@ -1,4 +1,4 @@
-"""Running a sandbox under uvicorn: in a background thread (tests) or in the foreground (CLI)."""
+"""One ASGI app from a sandbox (the wiring), run under uvicorn: in a thread (tests) or in the foreground (CLI)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,10 @@ from typing import Any
 
 import uvicorn
 
-from metastudio_sandbox.app import Sandbox
+from metastudio_sandbox.admin import build_admin_router
+from metastudio_sandbox.app import create_app
+from metastudio_sandbox.core import Sandbox
+from metastudio_sandbox.gateway import Gateway
 from metastudio_sandbox.settings import Settings
 
 
@@ -54,9 +57,22 @@ def serve(server: uvicorn.Server, sock: socket.socket) -> None:
         runner.run(server.serve(sockets=[sock]))
 
 
+def build_asgi_app(sandbox: Sandbox) -> Gateway:
+    """The one place the sandbox's HTTP layers are wired: the gateway around the API app and the admin API."""
+    app = create_app(sandbox)
+    app.include_router(build_admin_router(sandbox))
+    return Gateway(
+        app,
+        faults=sandbox.faults,
+        uploads=sandbox.uploads,
+        downloads=sandbox.downloads,
+        request_log=sandbox.request_log,
+    )
+
+
 def make_server(sandbox: Sandbox, log_level: str = "warning", http: str = "auto") -> uvicorn.Server:
     config = uvicorn.Config(
-        sandbox.gateway,
+        build_asgi_app(sandbox),
         http=http,  # "auto": httptools when installed, h11 otherwise
         lifespan="on",
         access_log=False,  # it prints full paths, query strings (presigned signatures) included

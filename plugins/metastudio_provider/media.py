@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 from metastudio_provider import mp4, zip_directory
 from metastudio_provider.redaction import redact_url, scrub_text
+from metastudio_provider.sources import file_size
 
 if TYPE_CHECKING:
     from metastudio_provider.hooks.upload import OpenableSource
@@ -221,9 +222,8 @@ def _open(source: str | os.PathLike[str] | OpenableSource) -> IO[bytes]:
 
 def _size(source: str | os.PathLike[str] | OpenableSource, stream: IO[bytes]) -> int:
     if not isinstance(source, (str, os.PathLike)):
-        stat = source.stat()
-        return int(stat["size"] if isinstance(stat, dict) else stat.st_size)
-    return os.fstat(stream.fileno()).st_size
+        return file_size(source)
+    return os.fstat(stream.fileno()).st_size  # the file opened is the file measured
 
 
 class ReadBudgetExceeded(Exception):

@@ -51,7 +51,10 @@ def test_schedule_and_run_policy(dagbag) -> None:
     }
     report = dag.get_task("alert_and_report")
     assert report.trigger_rule == "all_done"
-    assert set(report.upstream_task_ids) == {task.task_id for task in dag.tasks} - {"alert_and_report"}
+    # It watches (and waits for) every other task: all of them are upstream of it.
+    assert set(report.get_flat_relative_ids(upstream=True)) == {task.task_id for task in dag.tasks} - {
+        "alert_and_report"
+    }
 
 
 def test_one_mapped_task_per_job_and_no_glue_between_the_steps(dagbag) -> None:

@@ -208,6 +208,11 @@ def test_an_mss_error_is_alerted_once_and_fails_the_run(airflow_env, sandbox, tm
     assert error["task_id"] == "remediate_job" and error["map_index"] is not None
     assert FLEXUS in body["text"] and "MSS.00000003" in body["text"] and body["dag_id"] == DAG_ID
 
+    # The grid tells the truth: the refused job's own instance failed with the error, and was not retried.
+    assert f"JobRemediationFailed: job {FLEXUS} failed at update: MSS.00000003" in run.output
+    updates = [r for r in admin(sandbox, "/requests")["requests"] if r["operation"] == "update" and FLEXUS in r["path"]]
+    assert len(updates) == 1
+
     assert state_of(sandbox, FLEXUS) == "AUTO_VERIFY_FAILED"  # refused: nothing changed
     assert admin(sandbox, f"/jobs/{FLEXUS}")["files"] == flexus_files  # no upload URL, no byte
     rows = {row["job_id"]: row["status"] for row in run.report["jobs"]}

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import requests
 
+from metastudio_provider.checkpoint import MemoryCheckpoint
 from metastudio_provider.hooks.metastudio import MetaStudioHook
-from metastudio_remediation.checkpoint import MemoryCheckpoint
 from metastudio_remediation.human import CORRECT, FIELDS_PARAM, RESUBMIT, SKIP, decide, jobs_to_remediate
 from metastudio_remediation.remediate import remediate_job
 from metastudio_sandbox.server import SandboxServer, run_in_thread

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 import requests
 
+from metastudio_provider.checkpoint import MemoryCheckpoint, checkpoint_from
 from metastudio_provider.hooks.metastudio import MetaStudioHook
-from metastudio_remediation.checkpoint import MemoryCheckpoint, checkpoint_from
 from metastudio_remediation.remediate import job_label, remediate_job
 from metastudio_remediation.uploads import usable_concurrency
 from metastudio_sandbox import samples
@@ -263,3 +263,85 @@ def test_threads_only_where_the_supervisor_channel_allows_them(monkeypatch) -> N
     assert usable_concurrency(4) == 4  # outside a task
     monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", object.__new__(InProcessSupervisorComms), raising=False)
     assert usable_concurrency(4) == 1  # airflow dags test
+
+
+class Operator:
+    """Stands for ``ti.task``: Airflow's SIGTERM handler calls ``ti.task.on_kill()``."""
+
+    def __init__(self) -> None:
+        self.killed = 0
+
+    def on_kill(self) -> None:
+        self.killed += 1
+
+
+class TaskInstance:
+    def __init__(self) -> None:
+        self.task, self.task_id, self.map_index = Operator(), "remediate_job", 0
+        self.pushed: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.pushed[key] = value
+
+
+@pytest.fixture
+def two_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    from metastudio_remediation import settings
+
+    monkeypatch.setattr(settings, "upload_concurrency", lambda default: 2)
+
+
+def test_on_kill_stops_the_uploads_and_a_retry_resumes(sandbox, hook, job, two_at_a_time) -> None:
+    from metastudio_provider.checkpointed_upload import UploadStopped
+    from metastudio_remediation.job_task import run_job_task
+
+    admin(sandbox, "PATCH", "/settings", json={"upload_rate_mbps": 0.5})  # a 256 KiB part takes about 4 s
+    checkpoint, ti, raised = MemoryCheckpoint(), TaskInstance(), []
+
+    def work() -> None:
+        try:
+            run_job_task(hook, job, ti, checkpoint)
+        except UploadStopped as exc:
+            raised.append(exc)
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    while checkpoint.get("update") is None and worker.is_alive():
+        time.sleep(0.05)
+    time.sleep(0.5)  # the first two parts are on the wire
+    ti.task.on_kill()  # marked failed in the UI
+    worker.join(timeout=60)
+
+    assert not worker.is_alive() and len(raised) == 1
+    assert ti.task.killed == 1 and ti.pushed == {}  # the operator's own on_kill ran too; no outcome recorded
+    recorded = {key for key in checkpoint.values if key.startswith("upload/")}
+    accepted = accepted_since(sandbox, 0)
+    assert len(recorded) == len(accepted) < 4  # the checkpoint holds exactly what the sandbox accepted
+    assert log(sandbox, "POST", "command") == [] and state(sandbox) == "AUTO_VERIFY_FAILED"
+
+    admin(sandbox, "PATCH", "/settings", json={"upload_rate_mbps": 0})
+    outcome = run_job_task(MetaStudioHook(hook.metastudio_conn_id), job, TaskInstance(), checkpoint)
+
+    assert outcome["ok"] is True and outcome["updates"] == 1, outcome  # resumed with the same URLs
+    assert len(log(sandbox, "PUT", "update")) == 1
+    accepted_puts = [entry for entry in log(sandbox, "PUT", "upload") if entry["status"] == 200]
+    assert len(accepted_puts) == 4  # every part accepted exactly once over both attempts
+    assert state(sandbox) == "AUTO_VERIFYING" and submissions(sandbox) == 2
+
+
+def test_a_refused_job_fails_its_task_with_the_error_after_recording_its_outcome(
+    sandbox, hook, job, two_at_a_time
+) -> None:
+    from metastudio_remediation.job_task import JobRemediationFailed, run_job_task
+
+    admin(sandbox, "PUT", "/faults/update", json={"error_next": 1, "error_status": 400, "error_code": "MSS.00000003"})
+    ti = TaskInstance()
+    with pytest.raises(JobRemediationFailed) as failed:
+        run_job_task(hook, job, ti, MemoryCheckpoint())
+
+    outcome = ti.pushed["return_value"]  # what the report reads: the job, its step and error, where it ran
+    assert outcome["ok"] is False and outcome["step"] == "update" and outcome["map_index"] == 0
+    assert outcome["error"]["error_code"] == "MSS.00000003" and outcome["error"]["request_id"]
+    assert str(failed.value).startswith(f"job {JOB} failed at update: MSS.00000003 ")
+    assert str(failed.value).endswith(f"(request id {outcome['error']['request_id']})")
+    assert ti.task.on_kill.__self__ is ti.task  # the task's own on_kill is back

@@ -17,13 +17,14 @@ from typing import Any
 
 import pytest
 
+from metastudio_provider.checkpoint import MemoryCheckpoint
 from metastudio_provider.exceptions import MetaStudioInvalidResponseError, MetaStudioValidationError
-from metastudio_remediation.checkpoint import MemoryCheckpoint
+from metastudio_provider.submission import finalize_job
+from metastudio_remediation.discovery import find_failed_jobs, plan_remediation
 from metastudio_remediation.manifest import ManifestError, load_manifest
 from metastudio_remediation.planning import plan_run
 from metastudio_remediation.remediate import remediate_job
 from metastudio_remediation.report import build_report
-from metastudio_remediation.steps import finalize_job, find_failed_jobs, plan_remediation
 from metastudio_sandbox import samples
 from tests.support.local_server import LocalServer, Reply
 from tests.support.media import SampleMedia

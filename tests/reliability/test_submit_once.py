@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from metastudio_remediation.steps import finalize_job
+from metastudio_provider.submission import finalize_job
 from tests.support.local_server import LocalServer, Reply
 
 JOB = "0a11ce0000000000000000000000a001"

@@ -68,6 +68,7 @@ class FileStateStore:
 
 class FakeTi:
     task_id, map_index = "upload_asset", 0
+    try_number = 2  # a retry: it reads what an earlier try recorded in the state store
 
 
 def attempt(sealed: str, source: str, store: str, out: str, kill_after_upload: bool) -> None:

@@ -26,10 +26,10 @@ def sandbox(server: SandboxServer) -> SandboxServer:
     """The shared sandbox, back to the default scenario and default settings."""
     server.sandbox.reset()
     defaults = Settings()
-    for name in ("token_ttl", "url_ttl", "clock_skew", "upload_rate_mbps"):
-        setattr(server.sandbox.settings, name, getattr(defaults, name))
-    server.sandbox.settings.review_delay = REVIEW_DELAY
-    server.sandbox.authenticator.verifier.max_skew = defaults.clock_skew
+    server.sandbox.update_settings(
+        {name: getattr(defaults, name) for name in ("token_ttl", "url_ttl", "clock_skew", "upload_rate_mbps")}
+        | {"review_delay": REVIEW_DELAY}
+    )
     return server
 
 

@@ -225,6 +225,41 @@ def test_grid_shows_mapped_tasks_labelled_by_job_and_asset(
     page.screenshot(path=str(shots / "mapped-tasks.png"))
 
 
+def test_the_grid_shows_the_refused_jobs_own_task_instance_failed_and_its_siblings_green(
+    form_run: dict[str, Any], page: Any, ui: UiStack, shots: Path
+) -> None:
+    """The grid tells the truth: the job MetaStudio refused has its own red instance; the others went on."""
+    run_id = form_run["dag_run_id"]
+    path = f"/dags/{DAG_ID}/dagRuns/{quote(run_id, safe='')}/taskInstances/remediate_job/listMapped"
+    instances = {ti["rendered_map_index"]: ti for ti in ui.rest("GET", path)["task_instances"]}
+    (flexus,) = [label for label in instances if label and label.startswith(FLEXUS)]
+    assert (instances[flexus]["state"], instances[flexus]["try_number"]) == ("failed", 1)  # not retried
+    others = [ti["state"] for label, ti in instances.items() if label != flexus]
+    assert others and set(others) == {"success"}
+
+    page.goto(run_url(ui, run_id, "/tasks/remediate_job/mapped"))
+    row = page.get_by_role("row").filter(has_text=flexus)
+    expect(row.get_by_role("cell", name="Failed", exact=True)).to_be_visible()  # the state badge, drawn red
+    for label in instances:
+        if label != flexus:
+            row = page.get_by_role("row").filter(has_text=label)
+            expect(row.get_by_role("cell", name="Success", exact=True)).to_be_visible()
+    page.screenshot(path=str(shots / "failed-job-instance.png"))
+
+    # The error (code, message, request id) ends that instance's own log: it is the last event before
+    # Airflow's folded "Post Execute" group (its bookkeeping after every task).
+    logs = ui.rest(
+        "GET",
+        f"/dags/{DAG_ID}/dagRuns/{quote(run_id, safe='')}/taskInstances/remediate_job/logs/1",
+        params={"map_index": instances[flexus]["map_index"]},
+        headers={"Accept": "application/json"},
+    )
+    events = logs["content"]
+    post = max(i for i, event in enumerate(events) if event.get("event") == "::group::Post Execute")
+    last = json.dumps(events[post - 1])
+    assert "JobRemediationFailed" in last and "MSS.00000003" in last and "request id" in last, last
+
+
 def test_failed_job_task_log_shows_the_mss_error_and_its_request_id_and_no_secret(
     form_run: dict[str, Any], page: Any, ui: UiStack, shots: Path
 ) -> None:

@@ -4,24 +4,34 @@ They are declarative (nothing but attribute assignment in ``__init__``), templat
 return small JSON-safe dicts. With ``errors_as_data=True`` a MetaStudio failure is returned as
 ``{"ok": False, "error": {...}}`` instead of failing the task: a DAG that fixes many jobs at
 once uses that to keep going and to report every failure from one place.
+
+The steps themselves are shared with the remediation DAG's per-job task: URL sealing
+(:mod:`metastudio_provider.update_targets`), the checkpointed upload
+(:mod:`metastudio_provider.checkpointed_upload`) and submit-once (:mod:`metastudio_provider.submission`).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator, Context
 
+from metastudio_provider.checkpoint import checkpoint_from
+from metastudio_provider.checkpointed_upload import upload_once
 from metastudio_provider.exceptions import MetaStudioError, error_record
 from metastudio_provider.models import OCTET_STREAM
-from metastudio_provider.url_vault import ensure_sealing_available, open_sealed_url, seal_url
+from metastudio_provider.submission import SUBMIT, submit_for_review
+from metastudio_provider.update_targets import sealed_targets
+from metastudio_provider.url_vault import ensure_sealing_available
 
 if TYPE_CHECKING:
     from metastudio_provider.hooks.metastudio import MetaStudioHook
 
 DEFAULT_CONN_ID = "metastudio_default"
+UPLOAD_RESULT_KEY = "upload_result"  # the upload operator's checkpoint key (one upload per task instance)
 
 
 class _MetaStudioOperator(BaseOperator):
@@ -76,16 +86,7 @@ class MetaStudioUpdateTrainingJobOperator(_MetaStudioOperator):
             urls = self.hook.update_training_job(self.job_id, dict(self.body))
         except MetaStudioError as exc:
             return self._failed(exc, identity, context)
-        targets = [
-            {
-                "asset": target.asset,
-                "part_number": target.part_number,
-                "part_count": target.part_count,
-                "content_type": target.content_type,
-                "sealed_url": seal_url(target.url),
-            }
-            for target in urls.targets
-        ]
+        targets = sealed_targets(urls)
         self.log.info("Updated job %s: %d upload URL(s) (request id %s)", self.job_id, len(targets), urls.request_id)
         return {**identity, "ok": True, "request_id": urls.request_id, "upload_targets": targets}
 
@@ -131,27 +132,33 @@ class MetaStudioUploadAssetOperator(_MetaStudioOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         identity = {"job_id": self.job_id, "label": self.asset_label}
-        store = context.get("task_state_store")
-        if store is not None and (previous := store.get("upload_result")):
-            self.log.info(
-                "%s was already accepted by the server in an earlier attempt; not re-sending", self.asset_label
-            )
-            return previous
+        self._stop = threading.Event()  # set by on_kill: the upload gives up at its next read
         try:
-            result = self.hook.upload_file(
-                open_sealed_url(self.sealed_url),
-                as_upload_source(self.source),
+            row = upload_once(
+                self.hook,
+                checkpoint_from(context),
+                UPLOAD_RESULT_KEY,
+                sealed_url=self.sealed_url,
+                source=self.source,
                 offset=self.offset,
                 length=self.length,
                 content_type=self.content_type,
-                asset=self.asset_label,
+                label=self.asset_label,
+                stop=self._stop,
             )
         except MetaStudioError as exc:
             return self._failed(exc, identity, context)
-        outcome = {**identity, "ok": True, **result.to_dict()}
-        if store is not None:
-            store.set("upload_result", outcome)
-        return outcome
+        if row.pop("resumed", False):  # reported like the attempt that sent it
+            self.log.info(
+                "%s was already accepted by the server in an earlier attempt; not re-sending", self.asset_label
+            )
+        return {**identity, **row}
+
+    def on_kill(self) -> None:
+        """Marked failed or success while running: stop sending (the server then accepts nothing)."""
+        stop = getattr(self, "_stop", None)
+        if stop is not None:
+            stop.set()
 
 
 class MetaStudioExecuteCommandOperator(_MetaStudioOperator):
@@ -173,16 +180,13 @@ class MetaStudioExecuteCommandOperator(_MetaStudioOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         identity = {"job_id": self.job_id, "command": self.command}
         try:
-            result = self.hook.execute_command(self.job_id, self.command, command_message=self.command_message)
+            if self.command == SUBMIT:  # sent exactly once, even when its answer is lost
+                result, note = submit_for_review(self.hook, self.job_id, command_message=self.command_message)
+            else:
+                result, note = (
+                    self.hook.execute_command(self.job_id, self.command, command_message=self.command_message),
+                    None,
+                )
         except MetaStudioError as exc:
             return self._failed(exc, identity, context)
-        return {**identity, "ok": True, **result.to_dict()}
-
-
-def as_upload_source(source: Any) -> Any:
-    """Object-storage URIs (``s3://...``) are read through ``ObjectStoragePath``; paths stay paths."""
-    if isinstance(source, str) and "://" in source:
-        from airflow.sdk import ObjectStoragePath
-
-        return ObjectStoragePath(source)
-    return source
+        return {**identity, "ok": True, **(result.to_dict() if result else {}), **({"note": note} if note else {})}

@@ -26,6 +26,9 @@ JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 400
 class FakeTI:
     task_id, map_index = "op", 4
 
+    def __init__(self, try_number: int = 1) -> None:
+        self.try_number = try_number
+
 
 class FakeStateStore:
     def __init__(self) -> None:
@@ -87,7 +90,7 @@ def test_upload_streams_then_a_retry_does_not_reuse_the_url(sandbox, tmp_path: P
 
     again = MetaStudioUploadAssetOperator(
         task_id="up", sealed_url=cover["sealed_url"], source=str(source), job_id=job_id, asset_label="id_card_front"
-    ).execute({"ti": FakeTI(), "task_state_store": store})
+    ).execute({"ti": FakeTI(try_number=2), "task_state_store": store})
     assert again == first  # the accepted result, not a second PUT to a used URL
 
 

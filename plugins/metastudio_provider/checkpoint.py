@@ -1,8 +1,9 @@
-"""Where a remediation task records what MetaStudio has accepted, so a retry resumes instead of redoing.
+"""Where a task records what MetaStudio has accepted, so a retry resumes instead of redoing.
 
 In a task this is Airflow 3.3's ``task_state_store``: scoped to the task instance (dag, run, task,
 map index), kept in the metadata database across retries of that instance. Its ``get``/``set``
-are all we use, so tests can pass any object with the same two methods.
+are all we use, so tests can pass any object with the same two methods. The provider's upload
+operator and the remediation DAG's per-job task both record through it.
 """
 
 from __future__ import annotations
