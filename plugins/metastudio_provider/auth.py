@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
 
 import requests
@@ -23,8 +23,15 @@ from requests.auth import AuthBase
 
 from metastudio_provider.exceptions import MetaStudioInvalidResponseError
 
-if TYPE_CHECKING:
-    from metastudio_provider.hooks.transport import Reply
+
+class TokenReply(Protocol):
+    """What IAM's answer must offer (the transport's ``Reply`` does); auth needs no transport import."""
+
+    headers: Mapping[str, str]
+    body: bytes
+
+    @property
+    def request_id(self) -> str | None: ...
 
 ALGORITHM = "SDK-HMAC-SHA256"
 SDK_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
@@ -243,7 +250,7 @@ def token_expiry(document: Any, now: datetime) -> datetime:
         return now + IAM_TOKEN_LIFETIME
 
 
-def token_from_reply(reply: Reply, now: datetime) -> tuple[str, datetime]:
+def token_from_reply(reply: TokenReply, now: datetime) -> tuple[str, datetime]:
     """The ``X-Subject-Token`` of IAM's answer and its expiry; a typed error when there is none."""
     token = reply.headers.get("X-Subject-Token")
     if not token:
@@ -285,7 +292,7 @@ class TokenCache:
 
 
 # (url, json body) -> checked 2xx reply; the hook supplies it with its retries, limits and error mapping.
-TokenTransport = Callable[[str, dict[str, Any]], "Reply"]
+TokenTransport = Callable[[str, dict[str, Any]], TokenReply]
 
 
 class IamTokenProvider:

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 import requests
 
+from metastudio_provider.checkpoint import MemoryCheckpoint
 from metastudio_provider.file_identity import FileIdentity, FileIdentityError, PinnedFile
 from metastudio_provider.hooks.metastudio import MetaStudioHook
-from metastudio_provider.checkpoint import MemoryCheckpoint
 from metastudio_remediation.manifest import load_manifest
 from metastudio_remediation.planning import plan_run
 from metastudio_remediation.remediate import remediate_job
