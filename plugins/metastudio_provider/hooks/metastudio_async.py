@@ -12,7 +12,7 @@ import logging
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import TypeVar
 from urllib.parse import quote
 
@@ -273,4 +273,4 @@ class MetaStudioAsyncHook(BaseHook):
             document = json.loads(reply.body)
         except ValueError:
             document = None
-        return token, token_expiry(document, datetime.now(UTC))
+        return token, token_expiry(document, datetime.now(timezone.utc))
