@@ -70,7 +70,7 @@ test-other-pythons:
 	    echo "!!! Python $$version not found: its fast subset is NOT run"; continue; fi; \
 	  echo "=== Python $$version: fast subset (from constraints-$$version.txt)"; \
 	  $(MAKE) --no-print-directory .venv-$$version/.installed; \
-	  .venv-$$version/bin/python -m pytest -q -p no:cacheprovider $(SUBSET); \
+	  .venv-$$version/bin/python -m pytest -q $(SUBSET); \
 	done
 
 # Debian's Chromium for the browser tests (tests/ui); says loudly when it cannot be installed.
@@ -101,6 +101,6 @@ clean:
 demo: $(STAMP)
 	$(BIN)/python include/demo/run_demo.py
 
-# Airflow's UI, with the DAG, the sandbox and the demo data, on http://127.0.0.1:8080 (Ctrl-C stops it).
+# Airflow's UI with the DAG, the sandbox and the demo data on http://127.0.0.1:8080 (or PORT=); Ctrl-C stops it.
 ui: $(STAMP)
-	$(BIN)/python include/demo/ui.py
+	$(BIN)/python include/demo/ui.py $(if $(PORT),--port $(PORT))

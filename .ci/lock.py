@@ -24,7 +24,7 @@ from pathlib import Path
 
 # What pip names when a seed pin cannot be had: no release for this Python, or a pin in a conflict.
 UNAVAILABLE = re.compile(
-    r"(?:No matching distribution found for|The user requested \(constraint\)) ([A-Za-z0-9][A-Za-z0-9._-]*)=="
+    r"(?:No matching distribution found for|The user requested \(constraint\)) ([A-Za-z0-9][A-Za-z0-9._-]*)"
 )
 PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?\s*==")
 
@@ -64,8 +64,10 @@ def _resolve_seeded(command: list[str], kept: dict[str, str], constraints: Path,
         done = subprocess.run([*verbose, "-c", str(constraints)], capture_output=True, text=True, check=False)  # noqa: S603
         if done.returncode == 0:
             return
-        missing = {canonical(m.group(1)) for m in UNAVAILABLE.finditer(done.stderr)} & set(kept)
+        said = "\n".join(line for line in (done.stdout + done.stderr).splitlines() if "Location" not in line)
+        missing = {canonical(m.group(1)) for m in UNAVAILABLE.finditer(said)} & set(kept)
         if not missing:
+            print(said[-3000:], file=sys.stderr)
             break
         print(f"{seed} pins that do not fit this Python, resolved afresh: {', '.join(sorted(missing))}")
         for name in missing:
