@@ -91,7 +91,7 @@ dist: $(STAMP)
 	rm -rf dist
 	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir dist \
 	  distributions/airflow-provider-metastudio distributions/metastudio-remediation-dag
-	rm -rf $(EGG_INFO)
+	rm -rf $(EGG_INFO) distributions/*/build
 	@ls -1 dist/*.whl
 
 clean:
