@@ -7,6 +7,7 @@ runs in the triggerer (reading a job); everything else stays on the sync hook.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import ssl
@@ -97,7 +98,7 @@ async def send_request(
             method, yarl.URL(url, encoded=True), headers=dict(headers or {}), data=body, allow_redirects=False
         ) as response:
             return HttpReply(response.status, response.reason, response.headers, await response.read())
-    except TimeoutError as exc:  # aiohttp's ServerTimeoutError / ConnectionTimeoutError derive from it
+    except asyncio.TimeoutError as exc:  # aiohttp's timeouts derive from it (TimeoutError from Python 3.11 on)
         raise MetaStudioTransportError(
             f"timed out calling {redact_url(url)} ({type(exc).__name__})",
             operation=operation,
