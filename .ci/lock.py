@@ -8,8 +8,10 @@ Python convention.
 
 ``--seed`` keeps what a lock already pins (like pip-tools without ``--upgrade``): its pins
 constrain the resolution, except for the packages the requirements pin themselves, so changing a
-pin in requirements*.txt moves only what has to move. When the seed cannot be satisfied (a pin
-without a wheel for this Python, a conflict), the lock is resolved afresh and that is said.
+pin in requirements*.txt moves only what has to move. A seed pin that does not fit this Python
+(no release for it, a conflict) is dropped and said; pip names one per run, so after
+``SEED_RETRIES`` runs the lock is resolved afresh (a new Python's lock seeded from a distant one:
+Python 3.10's from 3.11's would take some 25 runs).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pathlib import Path
 UNAVAILABLE = re.compile(
     r"(?:No matching distribution found for|The user requested \(constraint\)) ([A-Za-z0-9][A-Za-z0-9._-]*)"
 )
+SEED_RETRIES = 8
 PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?\s*==")
 
 
@@ -58,7 +61,7 @@ def resolve(requirements: list[Path], seed: Path | None) -> dict[str, str]:
 
 def _resolve_seeded(command: list[str], kept: dict[str, str], constraints: Path, seed: Path) -> None:
     """Resolve with the seed's pins; pins pip cannot satisfy for this Python are dropped (and said), then retried."""
-    for _ in range(len(kept) + 1):
+    for _ in range(SEED_RETRIES):
         constraints.write_text("\n".join(kept.values()) + "\n")
         verbose = [arg for arg in command if arg != "--quiet"]  # pip names the conflicting pins only when not quiet
         done = subprocess.run([*verbose, "-c", str(constraints)], capture_output=True, text=True, check=False)  # noqa: S603
