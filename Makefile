@@ -17,7 +17,7 @@ OTHER_PYTHONS := $(filter-out $(PY_VERSION),$(SUPPORTED_PYTHONS))
 
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+STAMP := $(VENV)/.installed-$(PY_VERSION)
 REQUIREMENTS := requirements.txt requirements-dev.txt
 # Build by-products of the editable installs and wheels. Removed after each: the folders are on
 # sys.path (tests, Airflow's plugins folder), and one left by an older layout at the root would
@@ -35,9 +35,11 @@ SUBSET := tests/metastudio_provider tests/metastudio_remediation tests/dags/test
 
 venv: $(STAMP)
 
+# The stamp names the Python: with another PYTHON=, .venv is made again with it.
 $(STAMP): $(REQUIREMENTS) constraints-$(PY_VERSION).txt pyproject.toml distributions/airflow-provider-metastudio/pyproject.toml
 	@echo "Python $(PY_VERSION): $(PYTHON)"
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -c 'import sys; sys.exit("%d.%d" % sys.version_info[:2] != "$(PY_VERSION)")' 2>/dev/null \
+	  || { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(addprefix -r ,$(REQUIREMENTS)) -c constraints-$(PY_VERSION).txt
 	rm -rf $(EGG_INFO)
