@@ -48,6 +48,19 @@ def start_sandbox(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
     )
 
 
+def start_demo_sandbox(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
+    """The sandbox with both demo scenarios (``scenario.yaml`` and ``scenario_refused.yaml``)."""
+    sandbox, url = start_sandbox(data_dir)
+    try:
+        extra = yaml.safe_load((PROJECT / "include" / "demo" / "scenario_refused.yaml").read_text())
+        requests.post(f"{url}/_sandbox/scenario", json=extra, timeout=10).raise_for_status()
+    except BaseException:
+        sandbox.terminate()
+        sandbox.wait(timeout=10)
+        raise
+    return sandbox, url
+
+
 def airflow_env(home: Path, sandbox_url: str) -> dict[str, str]:
     connection = {
         "conn_type": "metastudio",
@@ -114,11 +127,9 @@ def main() -> int:
     assets = PROJECT / "include" / "corrections" / "assets"
     for path in write_assets(assets) + write_refused_assets(assets):
         print(f"demo asset {path.relative_to(PROJECT)} ({path.stat().st_size} bytes)")
-    sandbox, url = start_sandbox(var / "sandbox")
+    sandbox, url = start_demo_sandbox(var / "sandbox")
     print(f"sandbox at {url}")
     try:
-        extra = yaml.safe_load((PROJECT / "include" / "demo" / "scenario_refused.yaml").read_text())
-        requests.post(f"{url}/_sandbox/scenario", json=extra, timeout=10).raise_for_status()
         env = airflow_env(var / "airflow", url)
         airflow(env, "db", "migrate", quiet=True)
         airflow(env, "pools", "set", "metastudio_api", "8", "MetaStudio API calls and uploads", quiet=True)

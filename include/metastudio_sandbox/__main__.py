@@ -11,7 +11,7 @@ from pathlib import Path
 
 from metastudio_sandbox.core import Sandbox
 from metastudio_sandbox.faults import parse_fault_flag, parse_throttle_flag
-from metastudio_sandbox.server import base_url_of, bind, loop_factory, make_server
+from metastudio_sandbox.server import base_url_of, bind, make_server, run
 from metastudio_sandbox.settings import Settings
 
 READY_LINE = "MetaStudio sandbox listening on {url}"
@@ -126,8 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: None)
     try:
-        with asyncio.Runner(loop_factory=loop_factory()) as runner:
-            runner.run(_serve_and_announce(server, sock, base_url_of(sock)))
+        run(_serve_and_announce(server, sock, base_url_of(sock)))
     finally:
         sock.close()
         sandbox.close()

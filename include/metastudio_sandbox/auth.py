@@ -15,7 +15,7 @@ import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from urllib.parse import parse_qsl, quote, unquote
 
 from metastudio_sandbox.errors import APIGW_AUTH, APIGW_CLOCK_SKEW, ApiError
@@ -121,7 +121,7 @@ class AkSkVerifier:
 
     def _check_date(self, value: str, now: float) -> None:
         try:
-            sent = datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp()
+            sent = datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc).timestamp()
         except ValueError:
             raise _deny("X-Sdk-Date must look like 20250101T000000Z") from None
         if abs(now - sent) > self.max_skew:

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -43,18 +43,18 @@ def base_url_of(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
-    """uvloop when installed (markedly faster uploads), else the default loop."""
+def run(coroutine: Coroutine[Any, Any, None]) -> None:
+    """Run ``coroutine`` on uvloop when installed (markedly faster uploads), else on asyncio's loop."""
     try:
         import uvloop
     except ImportError:
-        return asyncio.new_event_loop
-    return uvloop.new_event_loop
+        asyncio.run(coroutine)
+    else:
+        uvloop.run(coroutine)
 
 
 def serve(server: uvicorn.Server, sock: socket.socket) -> None:
-    with asyncio.Runner(loop_factory=loop_factory()) as runner:
-        runner.run(server.serve(sockets=[sock]))
+    run(server.serve(sockets=[sock]))
 
 
 def build_asgi_app(sandbox: Sandbox) -> Gateway:

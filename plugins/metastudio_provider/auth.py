@@ -14,7 +14,7 @@ import json
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
 
@@ -137,7 +137,7 @@ class SdkHmacSha256Signer:
             raise ValueError("AK/SK signing needs both an access key and a secret key")
         self._access_key = access_key
         self._secret_key = secret_key
-        self._clock = clock or (lambda: datetime.now(UTC))
+        self._clock = clock or (lambda: datetime.now(timezone.utc))
 
     def __repr__(self) -> str:  # never show the keys
         return f"{type(self).__name__}(access_key=<redacted>)"
@@ -275,7 +275,7 @@ class TokenCache:
         self, refresh_margin: timedelta = IAM_REFRESH_MARGIN, clock: Callable[[], datetime] | None = None
     ) -> None:
         self.refresh_margin = refresh_margin
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
         self._token: str | None = None
         self.expires_at: datetime | None = None
 

@@ -14,7 +14,7 @@ def get_provider_info() -> dict[str, Any]:
     ``ui-field-behaviour``), so the UI offers exactly the extras the hook accepts.
     """
     return {
-        "package-name": "metastudio-remediation",
+        "package-name": "airflow-provider-metastudio",
         "name": "Huawei Cloud MetaStudio",
         "description": "Huawei Cloud MetaStudio avatar-training jobs: hook, operators, sensor and notifier.",
         "versions": [__version__],

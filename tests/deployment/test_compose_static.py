@@ -1,6 +1,6 @@
 """Static checks of the Docker deployment (no Docker engine here): docker-compose.yaml, Dockerfile,
 .env.example and .dockerignore, checked against the installed Airflow 3.3 (its CLI parser and its
-configuration reference) and against requirements.txt / constraints.txt."""
+configuration reference) and against requirements*.txt / constraints-3.X.txt."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
 
 PROJECT = Path(__file__).resolve().parents[2]
 COMPOSE = PROJECT / "docker-compose.yaml"
@@ -396,14 +397,17 @@ def test_the_documented_real_cloud_connection_is_accepted_by_the_hook(monkeypatc
 # --- Dockerfile ----------------------------------------------------------------------------------
 
 
-def pins(path: Path) -> dict[str, str]:
+def pins(path: Path, python: str = "3.11") -> dict[str, str]:
+    """The ``name==version`` pins of a requirements or lock file that apply to Python ``python``."""
     found = {}
     for line in path.read_text().splitlines():
         line = line.split("#", 1)[0].strip()
         if line:
-            name, _, version = line.partition("==")
-            assert version, f"{path.name}: {line} is not pinned"
-            found[re.sub(r"[-_.]+", "-", name.split("[")[0]).lower()] = version.strip()
+            requirement = Requirement(line)
+            (specifier,) = requirement.specifier
+            assert specifier.operator == "==", f"{path.name}: {line} is not pinned"
+            if requirement.marker is None or requirement.marker.evaluate({"python_version": python}):
+                found[re.sub(r"[-_.]+", "-", requirement.name).lower()] = specifier.version
     return found
 
 
@@ -424,25 +428,28 @@ def test_dockerfile_is_based_on_the_pinned_official_image() -> None:
 def test_dockerfile_installs_the_pinned_requirements_with_the_lock() -> None:
     instructions = dockerfile_instructions()
     copied = " ".join(argument for instruction, argument in instructions if instruction == "COPY")
-    assert "requirements.txt" in copied and "constraints.txt" in copied
+    assert "requirements.txt" in copied and "constraints-3.11.txt" in copied  # the image's Python
     runs = [argument for instruction, argument in instructions if instruction == "RUN"]
     installs = [shlex.split(run) for run in runs if "pip install" in run]
     requirements = [words for words in installs if "-r" in words]
     (words,) = requirements
     assert words[words.index("-r") + 1].endswith("/requirements.txt")
-    assert words[words.index("-c") + 1].endswith("/constraints.txt")
+    assert words[words.index("-c") + 1].endswith("/constraints-3.11.txt")
     (project,) = [words for words in installs if "--no-deps" in words]
-    assert "-e" in project and project[-1] == "/opt/airflow"
+    editable = [project[i + 1] for i, flag in enumerate(project[:-1]) if flag == "-e"]
+    assert editable == ["/opt/airflow", "/opt/airflow/distributions/airflow-provider-metastudio"]
     # The image is built and run without pip at start-up.
     assert not any("_PIP_ADDITIONAL_REQUIREMENTS" in argument for _, argument in instructions)
 
 
-def test_the_lock_agrees_with_every_pin() -> None:
-    """constraints.txt (used by the Dockerfile and make) pins exactly what requirements*.txt pin."""
-    lock = pins(PROJECT / "constraints.txt")
+@pytest.mark.parametrize("python", ["3.10", "3.11", "3.12", "3.13"])
+def test_the_lock_agrees_with_every_pin(python: str) -> None:
+    """Each Python's lock (used by the Dockerfile and make) pins exactly what requirements*.txt pin for it."""
+    lock_name = f"constraints-{python}.txt"
+    lock = pins(PROJECT / lock_name, python)
     for requirements in ("requirements.txt", "requirements-dev.txt"):
-        for name, version in pins(PROJECT / requirements).items():
-            assert lock.get(name) == version, f"{requirements}: {name}=={version}, constraints.txt: {lock.get(name)}"
+        for name, version in pins(PROJECT / requirements, python).items():
+            assert lock.get(name) == version, f"{requirements}: {name}=={version}, {lock_name}: {lock.get(name)}"
     for needed in ("apache-airflow-providers-celery", "celery", "redis", "psycopg2-binary", "asyncpg"):
         assert needed in pins(PROJECT / "requirements.txt")
 

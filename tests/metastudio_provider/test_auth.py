@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import random
 import string
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 import pytest
 import requests
@@ -69,7 +69,7 @@ def test_host_header_keeps_only_non_default_ports(url: str, host: str) -> None:
 
 
 def test_auth_sends_canonical_query_and_signs_project_and_date() -> None:
-    fixed = datetime(2025, 1, 1, tzinfo=UTC)
+    fixed = datetime(2025, 1, 1, tzinfo=timezone.utc)
     auth = SdkHmacSha256Auth(SdkHmacSha256Signer("AK", "SK", clock=lambda: fixed), project_id="p-1")
     session = requests.Session()
     session.headers["Content-Type"] = "application/json"

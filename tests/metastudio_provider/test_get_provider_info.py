@@ -14,7 +14,7 @@ from metastudio_provider.hooks.metastudio import MetaStudioHook
 
 def test_providers_manager_offers_the_metastudio_connection_type() -> None:
     manager = ProvidersManager()
-    assert "metastudio-remediation" in manager.providers
+    assert "airflow-provider-metastudio" in manager.providers
     hook_info = ProvidersManagerTaskRuntime().hooks["metastudio"]
     assert hook_info.hook_class_name == "metastudio_provider.hooks.metastudio.MetaStudioHook"
     assert hook_info.connection_id_attribute_name == "metastudio_conn_id"

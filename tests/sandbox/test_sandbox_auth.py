@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
@@ -40,7 +40,7 @@ def test_verifier_accepts_the_sdk_test_vectors(method: str, body: bytes, signatu
         "authorization": f"SDK-HMAC-SHA256 Access=AccessKey, SignedHeaders=host;x-sdk-date, Signature={signature}",
     }
     request = ReceivedRequest(method, "/resources", "size=1", headers, body)
-    sent = datetime(2020, 6, 8, 2, 39, tzinfo=UTC).timestamp()
+    sent = datetime(2020, 6, 8, 2, 39, tzinfo=timezone.utc).timestamp()
     AkSkVerifier("AccessKey", "SecretKey", 900).verify(request, now=sent)
 
 
@@ -104,10 +104,10 @@ def test_path_project_must_be_the_configured_one(api: Api) -> None:
 
 @pytest.mark.parametrize("minutes", [-16, 16])
 def test_clock_skew_is_refused(api: Api, minutes: int) -> None:
-    date = (datetime.now(UTC) + timedelta(minutes=minutes)).strftime("%Y%m%dT%H%M%SZ")
+    date = (datetime.now(timezone.utc) + timedelta(minutes=minutes)).strftime("%Y%m%dT%H%M%SZ")
     answer = api.call("GET", JOBS_PATH, headers={"X-Sdk-Date": date})
     assert (answer.status_code, answer.json()["error_code"]) == (401, "APIGW.0303")
-    near = (datetime.now(UTC) + timedelta(minutes=minutes // 2)).strftime("%Y%m%dT%H%M%SZ")
+    near = (datetime.now(timezone.utc) + timedelta(minutes=minutes // 2)).strftime("%Y%m%dT%H%M%SZ")
     assert api.call("GET", JOBS_PATH, headers={"X-Sdk-Date": near}).status_code == 200
 
 

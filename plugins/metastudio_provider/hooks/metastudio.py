@@ -13,7 +13,7 @@ import dataclasses
 import re
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from functools import cached_property
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -651,7 +651,7 @@ def _time_filter(value: datetime | str, key: str, operation: str) -> str:
             raise MetaStudioValidationError(
                 f"{key} must be timezone-aware (naive datetimes are ambiguous)", operation=operation, field=key
             )
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     if isinstance(value, str) and _TIME_FILTER.match(value):
         return value
     raise MetaStudioValidationError(

@@ -8,8 +8,9 @@ what runs in the triggerer (reading a job); everything else stays on the sync ho
 
 from __future__ import annotations
 
+import asyncio
 import json
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 import aiohttp
 from airflow.providers.common.compat.connection import get_async_connection
@@ -188,7 +189,7 @@ class MetaStudioAsyncHook(BaseHook):
             return check_reply(reply, operation=operation, redactor=policy.redactor)
 
         reply = await call_with_retries(attempt, policy=policy.retry, description="IAM token request", logger=self.log)
-        token, expires_at = token_from_reply(reply, datetime.now(UTC))
+        token, expires_at = token_from_reply(reply, datetime.now(timezone.utc))
         await amask_secret(token)
         policy.redactor.add(token)
         return token, expires_at

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from urllib.parse import parse_qs
 
 import pytest
@@ -75,7 +75,7 @@ def test_list_sends_every_documented_filter(make_hook) -> None:
             job_id="a" * 32,
             name="Ann Lee",
             model_resolution="4K",
-            create_since=datetime(2026, 11, 1, 8, 0, tzinfo=UTC),
+            create_since=datetime(2026, 11, 1, 8, 0, tzinfo=timezone.utc),
             create_until="2026-11-24T00:00:00Z",
             update_since="2026-11-20T00:00:00Z",
             update_until="2026-11-24T00:00:00Z",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -33,7 +33,7 @@ class FakeCloud:
             self.issued.append(token)
             if len(self.issued) > self.revoke_first_tokens:
                 self.valid.add(token)
-            expires = (datetime.now(UTC) + self.lifetime).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            expires = (datetime.now(timezone.utc) + self.lifetime).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
             return Reply(
                 201, {"token": {"expires_at": expires, "methods": ["password"]}}, headers={"X-Subject-Token": token}
             )
@@ -89,7 +89,7 @@ def test_token_is_refreshed_before_it_expires(token_hook) -> None:
 
 
 def test_refresh_uses_expires_at_with_a_clock() -> None:
-    now = [datetime(2026, 11, 24, tzinfo=UTC)]
+    now = [datetime(2026, 11, 24, tzinfo=timezone.utc)]
     fetched: list[str] = []
 
     class FakeResponse:
