@@ -8,7 +8,6 @@ what runs in the triggerer (reading a job); everything else stays on the sync ho
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import datetime, timezone
 

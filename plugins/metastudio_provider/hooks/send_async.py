@@ -58,7 +58,7 @@ async def send(
         return await asyncio.wait_for(
             _exchange(session, method, url, operation, policy, headers, body), timeout=seconds
         )
-    except TimeoutError as exc:  # distinct classes before Python 3.11
+    except asyncio.TimeoutError as exc:  # not the built-in TimeoutError before Python 3.11
         connect_failed = isinstance(exc, aiohttp.ConnectionTimeoutError)
         raise timed_out(url, seconds, operation, connect_failed=connect_failed) from None
     except aiohttp.ClientError as exc:
