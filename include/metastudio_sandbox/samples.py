@@ -185,7 +185,7 @@ def make_recording(
     """A camera-like recording: H.264 video with a keyframe every ``keyframe_seconds`` and AAC sound.
 
     What the repair tests and the demo need beyond :func:`make_video`: a QuickTime ``.mov``
-    (``container="mov"``, the ``qt`` brand a phone writes) or an MP4, a sound track (8 kHz mono
+    (``container="mov"``, the ``qt`` brand a phone writes), an MP4 or a Matroska ``mkv``, a sound track (8 kHz mono
     AAC: silence, with a 0.1-second 1 kHz beep at each second in ``beeps``, where the picture
     is white for that one frame, so a test can check that sound and picture stay in sync), and
     keyframes as a camera places them. ``video=False`` makes a sound-only file.
@@ -194,11 +194,12 @@ def make_recording(
 
     if rotation % 90:
         raise ValueError(f"rotation must be a multiple of 90 degrees, got {rotation}")
-    if container not in ("mov", "mp4"):
-        raise ValueError(f"container must be mov or mp4, got {container!r}")
+    formats = {"mov": "mov", "mp4": "mp4", "mkv": "matroska"}
+    if container not in formats:
+        raise ValueError(f"container must be mov, mp4 or mkv, got {container!r}")
     rate = Fraction(fps)
     target = Path(path)
-    with av.open(str(target), "w", format=container) as out:
+    with av.open(str(target), "w", format=formats[container]) as out:
         pictures = _Pictures(out, width, height, rate, rotation, keyframe_seconds, beeps) if video else None
         sound = _Beeps(out, beeps) if audio else None
         for second in range(math.ceil(seconds)):  # one second at a time, so the muxer interleaves
