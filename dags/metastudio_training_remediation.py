@@ -229,6 +229,7 @@ def metastudio_training_remediation() -> None:
             plan_with_answers,
             record_decisions,
         )
+        from metastudio_remediation.media_repair.reporting import repaired_summary  # media repair (issue 19)
         from metastudio_remediation.report import build_report, render_table
         from metastudio_remediation.report_markdown import RUN_NOTE_XCOM_KEY, render_markdown, render_note
         from metastudio_remediation.settings import default_report_dir
@@ -271,7 +272,7 @@ def metastudio_training_remediation() -> None:
                 webhook_conn_id=ALERT_CONN_ID,
                 title=alert_title(dag_id, run_id, report),
                 errors=report["errors"],
-                summary={"totals": report["totals"], "report": str(path)},
+                summary={"totals": report["totals"], "report": str(path), "repaired": repaired_summary(report)},
             ).notify(context)
         if report["failed"]:
             raise AirflowFailException(f"{report['totals'].get('failed', 0)} job(s) failed; see {path}")

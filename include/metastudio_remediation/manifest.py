@@ -32,6 +32,7 @@ import yaml
 from metastudio_provider.exceptions import MetaStudioValidationError
 from metastudio_provider.media import HEAD_BYTES, KIND_FORMATS, Inspection, inspect_asset, sniff
 from metastudio_provider.validation import UPDATE_BODY_SCHEMA, validate_body
+from metastudio_remediation.media_repair.rules import REMUX, REMUXABLE_FORMATS  # media repair (issue 19)
 
 log = logging.getLogger(__name__)
 _LOGGED_FACTS = ("format", "codec", "width", "height", "rotation", "duration_s", "size")
@@ -112,6 +113,7 @@ class JobCorrection:
     assets: dict[str, AssetSource]
     note: str | None = None
     findings: tuple[dict[str, Any], ...] = ()
+    repair: tuple[str, ...] = ()  # media repair (issue 19): the repairs the manifest allows for this job
 
 
 @dataclass
@@ -156,7 +158,9 @@ def load_manifest(path: str | Path) -> Manifest:
             manifest.errors[job_id] = f"{manifest_path}: job {job_id}: {where}{error.message}"
             continue
         try:
-            manifest.corrections[job_id] = _correction(job_id, entry, root, manifest_path)
+            manifest.corrections[job_id] = _correction(
+                job_id, {"repair": document.get("repair", []), **entry}, root, manifest_path  # media repair (issue 19)
+            )
         except ManifestError as exc:
             manifest.errors[job_id] = str(exc)
     return manifest
@@ -225,14 +229,18 @@ def _correction(job_id: str, entry: dict[str, Any], root: Path, manifest_path: P
         log.warning("Pre-flight: off for job %s (preflight: false); its files are uploaded unchecked", job_id)
     assets: dict[str, AssetSource] = {}
     findings: list[dict[str, Any]] = []
+    repair = tuple(entry["repair"])  # media repair (issue 19)
     for kind, location in entry.get("assets", {}).items():
-        source, inspection = _asset(kind, location, root, f"{where}: assets.{kind}", preflight.enabled)
+        remux = preflight.enabled and REMUX in repair  # a MOV is then a finding to repair, not a wrong file
+        source, inspection = _asset(kind, location, root, f"{where}: assets.{kind}", preflight.enabled, remux)
         assets[kind] = source
         if inspection is not None:
             findings.extend(_kept_findings(job_id, kind, inspection, preflight.skip))
     if not assets and not update:
         raise ManifestError(f"{where}: nothing to correct (no update fields and no assets)")
-    return JobCorrection(job_id=job_id, update=update, assets=assets, note=entry.get("note"), findings=tuple(findings))
+    return JobCorrection(
+        job_id=job_id, update=update, assets=assets, note=entry.get("note"), findings=tuple(findings), repair=repair
+    )
 
 
 def _kept_findings(job_id: str, kind: str, inspection: Inspection, skip: Iterable[str]) -> list[dict[str, Any]]:
@@ -254,10 +262,12 @@ def _kept_findings(job_id: str, kind: str, inspection: Inspection, skip: Iterabl
     return kept
 
 
-def _asset(kind: str, location: str, root: Path, where: str, preflight: bool) -> tuple[AssetSource, Inspection | None]:
+def _asset(
+    kind: str, location: str, root: Path, where: str, preflight: bool, remux: bool = False
+) -> tuple[AssetSource, Inspection | None]:
     """Resolve and check one file; with ``preflight``, also its pre-flight inspection."""
     if "://" in location:
-        return _object_storage_asset(kind, location, where, preflight)
+        return _object_storage_asset(kind, location, where, preflight, remux)
     relative = Path(location)
     if relative.is_absolute():
         raise ManifestError(f"{where}: {location!r} must be relative to assets_root {root}")
@@ -277,11 +287,13 @@ def _asset(kind: str, location: str, root: Path, where: str, preflight: bool) ->
     except OSError as exc:  # AssetSourceError included: the inspector could not open or read the file
         raise ManifestError(f"{where}: {location!r} cannot be read: {exc.strerror or exc}") from None
     found = inspection.facts.get("format") if inspection else sniff(head)
-    _check_kind(kind, found, size, location, where)
+    _check_kind(kind, found, size, location, where, remux)
     return AssetSource(kind=kind, location=str(resolved), size=size), inspection
 
 
-def _object_storage_asset(kind: str, uri: str, where: str, preflight: bool) -> tuple[AssetSource, Inspection | None]:
+def _object_storage_asset(
+    kind: str, uri: str, where: str, preflight: bool, remux: bool = False
+) -> tuple[AssetSource, Inspection | None]:
     """Check an object-storage file by its size and a few ranged reads, never downloading all of it."""
     from airflow.sdk import ObjectStoragePath
 
@@ -297,7 +309,7 @@ def _object_storage_asset(kind: str, uri: str, where: str, preflight: bool) -> t
     except Exception as exc:  # any backend error: missing object, no credentials, unknown scheme
         raise ManifestError(f"{where}: cannot read {name}: {type(exc).__name__}: {exc}") from None
     found = inspection.facts.get("format") if inspection else sniff(head)
-    _check_kind(kind, found, size, name, where)
+    _check_kind(kind, found, size, name, where, remux)
     return AssetSource(kind=kind, location=uri, size=size), inspection
 
 
@@ -319,14 +331,18 @@ def _inspect(kind: str, source: Any, name: str, where: str) -> Inspection:
         ) from None
 
 
-def _check_kind(kind: str, found: str | None, size: int, location: str, where: str) -> None:
-    """Emptiness, size ceiling and format: a file failing these is the wrong file, an error of the manifest."""
+def _check_kind(kind: str, found: str | None, size: int, location: str, where: str, remux: bool = False) -> None:
+    """Emptiness, size ceiling and format: a file failing these is the wrong file, an error of the manifest.
+
+    With ``remux`` (the job allows that repair), a video in a container a remux turns into an MP4
+    (media repair, issue 19) is not the wrong file: its pre-flight finding says it needs the remux.
+    """
     spec = ASSET_KINDS[kind]
     if size == 0:
         raise ManifestError(f"{where}: {location!r} is empty")
     if size > spec.max_bytes:
         raise ManifestError(f"{where}: {location!r} is {size} bytes; the limit for {kind} is {spec.max_bytes}")
-    if found not in spec.formats:
+    if found not in spec.formats and not (remux and kind in MULTIPART_KINDS and found in REMUXABLE_FORMATS):
         raise ManifestError(
             f"{where}: {location!r} looks like {found or 'an unknown format'}; {kind} must be {'/'.join(spec.formats)}"
         )

@@ -30,6 +30,7 @@ from metastudio_provider.exceptions import MetaStudioConfigError, MetaStudioErro
 from metastudio_provider.hooks.metastudio import MetaStudioHook
 from metastudio_provider.url_vault import ensure_sealing_available, seal_url
 from metastudio_remediation.checkpoint import Checkpoint
+from metastudio_remediation.media_repair.remediation import remediate_with_repairs
 from metastudio_remediation.planning import upload_tasks
 from metastudio_remediation.steps import finalize_job, submitted_since_update
 from metastudio_remediation.uploads import upload_parts
@@ -62,6 +63,10 @@ def remediate_job(
     has its error in its own row. Nothing secret is returned.
     """
     ensure_sealing_available()  # an Update invalidates the old URLs: never send one we could not keep
+    if job.get("repairs"):  # media repair (issue 19): repair into a private work area, send that, delete it
+        return remediate_with_repairs(
+            job, checkpoint, lambda repaired: remediate_job(hook, repaired, checkpoint, concurrency=concurrency)
+        )
     job_id = job["job_id"]
     outcome: dict[str, Any] = {"job_id": job_id, "ok": False, "updates": 0, "uploads": [], "commands": []}
     notes: list[str] = []
