@@ -181,6 +181,7 @@ def make_recording(
     audio: bool = True,
     video: bool = True,
     beeps: tuple[int, ...] = (),
+    bit_rate: int | None = None,
 ) -> Path:
     """A camera-like recording: H.264 video with a keyframe every ``keyframe_seconds`` and AAC sound.
 
@@ -188,7 +189,9 @@ def make_recording(
     (``container="mov"``, the ``qt`` brand a phone writes), an MP4 or a Matroska ``mkv``, a sound track (8 kHz mono
     AAC: silence, with a 0.1-second 1 kHz beep at each second in ``beeps``, where the picture
     is white for that one frame, so a test can check that sound and picture stay in sync), and
-    keyframes as a camera places them. ``video=False`` makes a sound-only file.
+    keyframes as a camera places them. ``video=False`` makes a sound-only file. ``bit_rate``
+    (bits per second) encodes at that constant rate, stuffing filler data, so a benchmark gets
+    camera-sized packets from a still picture.
     """
     import av  # development dependency; see the module docstring
 
@@ -200,7 +203,7 @@ def make_recording(
     rate = Fraction(fps)
     target = Path(path)
     with av.open(str(target), "w", format=formats[container]) as out:
-        pictures = _Pictures(out, width, height, rate, rotation, keyframe_seconds, beeps) if video else None
+        pictures = _Pictures(out, width, height, rate, rotation, keyframe_seconds, beeps, bit_rate) if video else None
         sound = _Beeps(out, beeps) if audio else None
         for second in range(math.ceil(seconds)):  # one second at a time, so the muxer interleaves
             until = min(seconds, second + 1)
@@ -216,11 +219,19 @@ def make_recording(
 class _Pictures:
     """The still studio picture, white for the one frame at each beep."""
 
-    def __init__(self, out: Any, width: int, height: int, rate: Fraction, rotation: int, gop_s: float, beeps: Any):
+    def __init__(
+        self, out: Any, width: int, height: int, rate: Fraction, rotation: int, gop_s: float, beeps: Any, bits: Any
+    ) -> None:
         self.stream = out.add_stream("libx264", rate=rate)
         self.stream.width, self.stream.height, self.stream.pix_fmt = width, height, "yuv420p"
         gop = max(1, round(gop_s * rate))
-        self.stream.options = {"preset": "ultrafast", "tune": "stillimage", "crf": "28", "g": str(gop), "bf": "0"}
+        options = {"preset": "ultrafast", "tune": "stillimage", "crf": "28", "g": str(gop), "bf": "0"}
+        if bits:  # constant bit rate with filler data (x264's nal-hrd=cbr)
+            self.stream.bit_rate = bits
+            del options["crf"]
+            options.update({"x264-params": "nal-hrd=cbr", "maxrate": str(bits), "minrate": str(bits)})
+            options["bufsize"] = str(bits // 2)
+        self.stream.options = options
         if rotation % 360:
             self.stream.set_display_rotation(-rotation)
         self.still = _frame(_studio_frame(width, height), width, height).reformat(format="yuv420p")

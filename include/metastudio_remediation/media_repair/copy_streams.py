@@ -20,13 +20,14 @@ class Cut:
 
     def __init__(self, stream: Any, span: Span, offset: float) -> None:
         self.base: Fraction = stream.time_base
+        self._seconds_per_tick = float(self.base)  # a float: this runs for every packet
         self.origin = stream.start_time or 0
         self.start, self.end = span.start, span.end
         self.shift = round(Fraction(offset) / self.base) if offset else 0
         self.finished = False
 
     def seconds(self, timestamp: int) -> float:
-        return float((timestamp - self.origin) * self.base)
+        return (timestamp - self.origin) * self._seconds_per_tick
 
     def keep(self, at: float) -> bool:
         """True when a packet (or frame) at ``at`` seconds is inside the span; marks the stream finished after it."""

@@ -39,12 +39,12 @@ class Throttle:
         self._last = -1.0
 
     def update(self, done: float) -> None:
-        if self.callback is None:
-            return
+        fraction = 1.0 if self.total <= 0 else done / self.total
+        if self.callback is None or fraction - self._last < self.step:
+            return  # called for every packet: decide before building anything
         report = Progress(self.label, done, self.total)
-        if report.fraction - self._last >= self.step:
-            self._last = report.fraction
-            self.callback(report)
+        self._last = report.fraction
+        self.callback(report)
 
     def finish(self) -> None:
         if self.callback is not None and self._last < 1.0:
