@@ -5,7 +5,8 @@ benchmark's ``ffmpeg`` command uses the same; ``docs/media.md`` says why):
 
 * libx264, ``crf`` 18 (visually lossless for faces), ``preset`` ``medium``, High profile, 8-bit
   4:2:0 (``yuv420p``), the source's frame timestamps (a phone's variable frame rate is kept);
-* scaling with swscale's Lanczos filter, in the stored orientation: the display matrix is
+* scaling with swscale's Lanczos filter (one context for the whole video, a slice thread per CPU,
+  as ffmpeg's scale filter), in the stored orientation: the display matrix is
   copied, so a portrait phone video (stored landscape, rotated 90°) stays portrait;
 * frames are decoded, scaled, encoded and written one at a time: memory holds the codec's own
   look-ahead (x264: a few dozen frames), never the video.
@@ -24,6 +25,7 @@ ENCODER = "libx264"
 ENCODER_OPTIONS = {"crf": "18", "preset": "medium", "profile": "high"}
 PIXEL_FORMAT = "yuv420p"
 SCALER = "LANCZOS"  # swscale flag; ffmpeg -vf scale=...:flags=lanczos
+SCALER_THREADS = 0  # swscale slice threads: one per CPU, as ffmpeg's scale filter uses
 
 
 def downscale(
@@ -57,10 +59,11 @@ def downscale(
         if span.start:
             source.seek(round(Fraction(span.start) / video_cut.base) + video_cut.origin, stream=video)
         streams = [stream for stream in (video, timeline.audio) if stream is not None]
+        scaler = av.video.reformatter.VideoReformatter()  # one scaling context for every frame
         for packet in source.demux(*streams):
             if packet.stream is video:
                 for frame in packet.decode():
-                    _encode(out, encoder, frame, video_cut, width, height, throttle)
+                    _encode(out, encoder, scaler, frame, video_cut, (width, height), throttle)
             elif audio_cut is not None and packet.dts is not None and audio_cut.keep(audio_cut.seconds(packet.pts)):
                 audio_cut.move(packet)
                 packet.stream = audio_out
@@ -71,13 +74,18 @@ def downscale(
     throttle.finish()
 
 
-def _encode(out: Any, encoder: Any, frame: Any, cut: Cut, width: int, height: int, throttle: Throttle) -> None:
+def _encode(
+    out: Any, encoder: Any, scaler: Any, frame: Any, cut: Cut, size: tuple[int, int], throttle: Throttle
+) -> None:
     if frame.pts is None:
         return
     at = cut.seconds(frame.pts)
     if not cut.keep(at):
         return
-    scaled = frame.reformat(width=width, height=height, format=PIXEL_FORMAT, interpolation=SCALER)
+    width, height = size
+    scaled = scaler.reformat(
+        frame, width=width, height=height, format=PIXEL_FORMAT, interpolation=SCALER, threads=SCALER_THREADS
+    )
     scaled.pts, scaled.time_base = frame.pts - cut.shift, frame.time_base
     out.mux(encoder.encode(scaled))
     throttle.update(at - cut.start)
