@@ -158,9 +158,8 @@ def load_manifest(path: str | Path) -> Manifest:
             manifest.errors[job_id] = f"{manifest_path}: job {job_id}: {where}{error.message}"
             continue
         try:
-            manifest.corrections[job_id] = _correction(
-                job_id, {"repair": document.get("repair", []), **entry}, root, manifest_path  # media repair (issue 19)
-            )
+            with_default = {"repair": document.get("repair", []), **entry}  # media repair (issue 19)
+            manifest.corrections[job_id] = _correction(job_id, with_default, root, manifest_path)
         except ManifestError as exc:
             manifest.errors[job_id] = str(exc)
     return manifest
