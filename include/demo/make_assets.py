@@ -3,8 +3,9 @@
 Made by :mod:`metastudio_sandbox.samples` (PyAV's H.264 and MJPEG encoders, a hand-written PNG
 and PDF); the pictures are drawings, never a real person. :func:`write_assets` writes the files
 of the demo manifest's fixable jobs and of the Flexus job (the tests use exactly this set);
-:func:`write_refused_assets` adds the files of the job the pre-flight check stops, which only
-``make demo`` seeds. Files are made once per content in ``var/cache/samples`` and copied from
+:func:`write_refused_assets` adds the files of the job the pre-flight check stops and
+:func:`write_repaired_assets` the phone recording the DAG repairs, which only ``make demo`` seeds.
+Files are made once per content in ``var/cache/samples`` and copied from
 there, so a run does not re-encode the videos.
 """
 
@@ -14,7 +15,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from metastudio_sandbox.samples import make_cached, make_jpeg, make_pdf, make_png, make_video, pad_mdat
+from metastudio_sandbox.samples import make_cached, make_jpeg, make_pdf, make_png, make_recording, make_video, pad_mdat
 
 PROJECT = Path(__file__).resolve().parents[2]
 CACHE = PROJECT / "var" / "cache" / "samples"
@@ -54,13 +55,27 @@ def write_refused_assets(root: Path, cache: Path | None = CACHE) -> list[Path]:
     return [make_cached(root / name, maker, cache, **params) for name, (maker, params) in files.items()]
 
 
+def write_repaired_assets(root: Path, cache: Path | None = CACHE) -> list[Path]:
+    """Vlogger Ma's phone recording: a 1920x1080 QuickTime .mov of 10 min 40 s with sound.
+
+    One still picture per second and a keyframe every 2 s keep it small (about 11 MB) and quick to
+    make (a few seconds, once: it is cached); the DAG remuxes and trims it (``repair: [remux, trim]``).
+    """
+    files = {"vlogger-ma/recording.mov": (make_recording, {"seconds": 640, "container": "mov"})}
+    return [make_cached(root / name, maker, cache, **params) for name, (maker, params) in files.items()]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--root", type=Path, default=PROJECT / "include" / "corrections" / "assets")
     parser.add_argument("--no-cache", action="store_true", help="encode every file again")
     args = parser.parse_args()
     cache = None if args.no_cache else CACHE
-    for path in write_assets(args.root, cache) + write_refused_assets(args.root, cache):
+    for path in (
+        write_assets(args.root, cache)
+        + write_refused_assets(args.root, cache)
+        + write_repaired_assets(args.root, cache)
+    ):
         print(f"wrote {path} ({path.stat().st_size} bytes)")
 
 

@@ -30,7 +30,7 @@ import requests
 from run_demo import DAG_ID, PROJECT, airflow_env, start_demo_sandbox
 
 sys.path.insert(0, str(PROJECT))  # the browser tests' stack settings and process handling
-from make_assets import write_assets, write_refused_assets
+from make_assets import write_assets, write_refused_assets, write_repaired_assets
 
 from tests.deployment.test_distributed_run import Stack, _free_port, wait_for
 from tests.ui.stack import ui_env
@@ -168,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     progress("writing the demo media (genuine small MP4, JPEG, PNG and PDF files)")
     write_assets(PROJECT / "include" / "corrections" / "assets")
     write_refused_assets(PROJECT / "include" / "corrections" / "assets")
+    write_repaired_assets(PROJECT / "include" / "corrections" / "assets")
     progress("starting the MetaStudio sandbox with the demo scenario")
     sandbox, sandbox_url = start_demo_sandbox(workdir / "sandbox")
     stack = Stack(workdir)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from metastudio_remediation.human import DECISIONS_KEY, plan_with_answers, record_decisions
+from metastudio_remediation.media_repair.reporting import repaired_summary
 from metastudio_remediation.report import build_report, render_table
 from metastudio_remediation.report_markdown import RUN_NOTE_XCOM_KEY, render_markdown, render_note
 from metastudio_remediation.task_states import failed_task_instances, served_job_id
@@ -121,7 +122,7 @@ def send_alert(report: Mapping[str, Any], path: Path, context: Mapping[str, Any]
         webhook_conn_id=conn_id,
         title=alert_title(context["ti"].dag_id, run_id, report),
         errors=report["errors"],
-        summary={"totals": report["totals"], "report": str(path)},
+        summary={"totals": report["totals"], "report": str(path), "repaired": repaired_summary(report)},
     ).notify(context)
 
 

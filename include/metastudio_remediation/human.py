@@ -24,11 +24,12 @@ from typing import Any
 
 from metastudio_provider.exceptions import MetaStudioValidationError
 from metastudio_provider.validation import UPDATE_BODY_SCHEMA, validate_body
+from metastudio_remediation.media_repair.person import REPAIR, repair_decision, repair_offer_lines
 
 RESUBMIT = "Resubmit as is"
 SKIP = "Skip"
 CORRECT = "Apply corrected fields"
-OPTIONS = [RESUBMIT, SKIP, CORRECT]
+OPTIONS = [RESUBMIT, SKIP, CORRECT, REPAIR]  # REPAIR: media repair (issue 19)
 FIELDS_PARAM = "corrected_update"
 DECISIONS_KEY = "person_decisions"  # XCom of the task that applies the answers, read by the report
 NO_CORRECTION = "no correction in the manifest"
@@ -76,6 +77,8 @@ def decide(items: Sequence[Mapping[str, Any]], answers: Sequence[Mapping[str, An
                 decision.update(action="skip")
             elif option == CORRECT:
                 decision.update(_checked_fields(fields))
+            elif option == REPAIR:  # media repair (issue 19)
+                decision.update(repair_decision(item))
         decisions.append(decision)
     return decisions
 
@@ -85,7 +88,9 @@ def jobs_to_remediate(items: Sequence[Mapping[str, Any]], decisions: Sequence[Ma
     by_id = {item["job_id"]: item for item in items}
     jobs = []
     for decision in decisions:
-        if decision["action"] in ("resubmit", "correct"):
+        if decision["action"] == "repair":  # media repair (issue 19): the planned job, its files repaired
+            jobs.append(dict(decision["job"]))
+        elif decision["action"] in ("resubmit", "correct"):
             item = by_id[decision["job_id"]]
             identity = {key: item.get(key) for key in ("job_id", "state", "review_failure")}
             jobs.append({**identity, "body": dict(decision["body"]), "uploads": [], "upload_count": 0})
@@ -103,7 +108,7 @@ def plan_with_answers(plan: Mapping[str, Any], decisions: Sequence[Mapping[str, 
     items = {item["job_id"]: item for item in jobs_needing_a_person(plan)}
     for job_id, decision in decided.items():
         item = items[job_id]
-        if decision["action"] in ("resubmit", "correct"):
+        if decision["action"] in ("resubmit", "correct", "repair"):
             new["to_fix"] = [*new.get("to_fix", []), {**item, "upload_count": 0}]
         elif decision["action"] == "skip":
             new["skipped"].append({**item, "reason": f"skipped by {decision['by']} (asked in this run)"})
@@ -121,7 +126,7 @@ def record_decisions(report: dict[str, Any], decisions: Sequence[Mapping[str, An
         if decision is None:
             continue
         row["decision"] = {key: decision.get(key) for key in ("option", "by", "at", "body") if key in decision}
-        if decision["action"] in ("resubmit", "correct"):
+        if decision["action"] in ("resubmit", "correct", "repair"):
             fields = f" ({', '.join(sorted(decision['body']))})" if decision["body"] else ""
             row["detail"] = f"{decision['by']} chose '{decision['option']}'{fields}: {row['detail']}"
     return report
@@ -165,6 +170,7 @@ def _body(item: Mapping[str, Any]) -> str:
     findings = item.get("findings") or []
     if findings:
         lines += ["", "**Pre-flight findings:**", *(f"- {_finding(finding)}" for finding in findings)]
+    lines += repair_offer_lines(item)  # media repair (issue 19)
     lines += [
         "",
         f"Choose **{RESUBMIT}** to send the job back to review unchanged, **{SKIP}** to leave it, or "

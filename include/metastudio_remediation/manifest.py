@@ -37,6 +37,7 @@ from metastudio_provider.media import HEAD_BYTES, KIND_FORMATS, Inspection, insp
 from metastudio_provider.models import JOB_ID_RULE_TEXT, is_job_id
 from metastudio_provider.sources import is_object_storage
 from metastudio_provider.validation import UPDATE_BODY_SCHEMA, validate_body
+from metastudio_remediation.media_repair.rules import REMUX, REMUXABLE_FORMATS  # media repair (issue 19)
 
 log = logging.getLogger(__name__)
 _LOGGED_FACTS = ("format", "codec", "width", "height", "rotation", "duration_s", "size")
@@ -139,6 +140,7 @@ class JobCorrection:
     assets: dict[str, AssetSource]
     note: str | None = None
     findings: tuple[dict[str, Any], ...] = ()
+    repair: tuple[str, ...] = ()  # media repair (issue 19): the repairs the manifest allows for this job
 
 
 @dataclass
@@ -186,7 +188,8 @@ def load_manifest(path: str | Path) -> Manifest:
             manifest.errors[job_id] = shorten(f"{manifest_path}: job {job_id}: {where}{error.message}")
             continue
         try:
-            manifest.corrections[job_id] = _correction(job_id, entry, root, manifest_path)
+            with_default = {"repair": document.get("repair", []), **entry}  # media repair (issue 19)
+            manifest.corrections[job_id] = _correction(job_id, with_default, root, manifest_path)
         except ManifestError as exc:
             manifest.errors[job_id] = shorten(str(exc))
     return manifest
@@ -348,14 +351,18 @@ def _correction(job_id: str, entry: dict[str, Any], root: Path, manifest_path: P
         log.warning("Pre-flight: off for job %s (preflight: false); its files are uploaded unchecked", job_id)
     assets: dict[str, AssetSource] = {}
     findings: list[dict[str, Any]] = []
+    repair = tuple(entry["repair"])  # media repair (issue 19)
     for kind, location in entry.get("assets", {}).items():
-        source, inspection = _asset(kind, location, root, f"{where}: assets.{kind}", preflight.enabled)
+        remux = preflight.enabled and REMUX in repair  # a MOV is then a finding to repair, not a wrong file
+        source, inspection = _asset(kind, location, root, f"{where}: assets.{kind}", preflight.enabled, remux)
         assets[kind] = source
         if inspection is not None:
             findings.extend(_kept_findings(job_id, kind, inspection, preflight.skip))
     if not assets and not update:
         raise ManifestError(f"{where}: nothing to correct (no update fields and no assets)")
-    return JobCorrection(job_id=job_id, update=update, assets=assets, note=entry.get("note"), findings=tuple(findings))
+    return JobCorrection(
+        job_id=job_id, update=update, assets=assets, note=entry.get("note"), findings=tuple(findings), repair=repair
+    )
 
 
 def _kept_findings(job_id: str, kind: str, inspection: Inspection, skip: Iterable[str]) -> list[dict[str, Any]]:
@@ -377,14 +384,16 @@ def _kept_findings(job_id: str, kind: str, inspection: Inspection, skip: Iterabl
     return kept
 
 
-def _asset(kind: str, location: str, root: Path, where: str, preflight: bool) -> tuple[AssetSource, Inspection | None]:
+def _asset(
+    kind: str, location: str, root: Path, where: str, preflight: bool, remux: bool = False
+) -> tuple[AssetSource, Inspection | None]:
     """Resolve, pin and check one file; with ``preflight``, also its pre-flight inspection.
 
     The inspection reads the file through the same :class:`PinnedFile` the upload will use, so the
     identity recorded here is the file that was inspected.
     """
     if is_object_storage(location):
-        return _object_storage_asset(kind, location, where, preflight)
+        return _object_storage_asset(kind, location, where, preflight, remux)
     try:
         relative = Path(location)
         if relative.is_absolute():
@@ -405,11 +414,13 @@ def _asset(kind: str, location: str, root: Path, where: str, preflight: bool) ->
         reason = getattr(exc, "strerror", None) or exc
         raise ManifestError(shorten(f"{where}: {location!r} cannot be read: {reason}")) from None
     found = inspection.facts.get("format") if inspection else sniff(head)
-    _check_kind(kind, found, size, location, where)
+    _check_kind(kind, found, size, location, where, remux)
     return AssetSource(kind, str(resolved), size, source.identity.to_dict()), inspection
 
 
-def _object_storage_asset(kind: str, uri: str, where: str, preflight: bool) -> tuple[AssetSource, Inspection | None]:
+def _object_storage_asset(
+    kind: str, uri: str, where: str, preflight: bool, remux: bool = False
+) -> tuple[AssetSource, Inspection | None]:
     """Check an object-storage file by its size and a few ranged reads, never downloading all of it.
 
     Its size and version markers (ETag, generation, ...) are recorded before the inspection and
@@ -432,7 +443,7 @@ def _object_storage_asset(kind: str, uri: str, where: str, preflight: bool) -> t
     if changed:
         raise ManifestError(f"{where}: {name} changed while it was inspected: {changed}")
     found = inspection.facts.get("format") if inspection else sniff(head)
-    _check_kind(kind, found, size, name, where)
+    _check_kind(kind, found, size, name, where, remux)
     return AssetSource(kind=kind, location=uri, size=size, identity=identity.to_dict()), inspection
 
 
@@ -456,14 +467,18 @@ def _inspect(kind: str, source: Any, name: str, where: str) -> Inspection:
         ) from None
 
 
-def _check_kind(kind: str, found: str | None, size: int, location: str, where: str) -> None:
-    """Emptiness, size ceiling and format: a file failing these is the wrong file, an error of the manifest."""
+def _check_kind(kind: str, found: str | None, size: int, location: str, where: str, remux: bool = False) -> None:
+    """Emptiness, size ceiling and format: a file failing these is the wrong file, an error of the manifest.
+
+    With ``remux`` (the job allows that repair), a video in a container a remux turns into an MP4
+    (media repair, issue 19) is not the wrong file: its pre-flight finding says it needs the remux.
+    """
     spec = ASSET_KINDS[kind]
     if size == 0:
         raise ManifestError(f"{where}: {location!r} is empty")
     if size > spec.max_bytes:
         raise ManifestError(f"{where}: {location!r} is {size} bytes; the limit for {kind} is {spec.max_bytes}")
-    if found not in spec.formats:
+    if found not in spec.formats and not (remux and kind in MULTIPART_KINDS and found in REMUXABLE_FORMATS):
         raise ManifestError(
             f"{where}: {location!r} looks like {found or 'an unknown format'}; {kind} must be {'/'.join(spec.formats)}"
         )

@@ -17,6 +17,7 @@ from metastudio_provider.models import (
     latest_review_failure,
 )
 from metastudio_remediation.manifest import MULTIPART_KINDS, Manifest
+from metastudio_remediation.media_repair.plan_marks import offer_repair, repairs_cover, with_repairs
 
 MiB = 1024**2
 DEFAULT_PART_SIZE = 256 * MiB
@@ -88,8 +89,14 @@ def plan_run(
             plan["failed"].append({**identity, "error": _manifest_error(manifest.errors[job_id])})
         elif job_id not in manifest.corrections:
             plan["skipped"].append({**identity, "reason": "no correction in the manifest"})
-        elif manifest.corrections[job_id].findings:
-            plan["needs_person"].append(preflight_refusal(identity, manifest.corrections[job_id].findings))
+        elif manifest.corrections[job_id].findings and not repairs_cover(manifest.corrections[job_id]):  # media repair
+            plan["needs_person"].append(
+                offer_repair(  # media repair (issue 19): marks each finding repairable or not
+                    preflight_refusal(identity, manifest.corrections[job_id].findings),
+                    manifest.corrections[job_id],
+                    _job_plan(identity, manifest, part_size),
+                )
+            )
         elif job.get("rejections", 0) > max_rejections:
             plan["needs_person"].append(
                 {**identity, "reason": f"rejected {job['rejections']} times (limit {max_rejections}); needs a person"}
@@ -100,6 +107,7 @@ def plan_run(
             plan["deferred"].append({**identity, "reason": f"max_map_length={max_map_length} reached; next run"})
         else:
             job_plan = _job_plan(identity, manifest, part_size)
+            job_plan = with_repairs(job_plan, manifest.corrections[job_id])  # media repair (issue 19)
             plan["failed" if "error" in job_plan else "to_fix"].append(job_plan)
     return plan
 

@@ -37,6 +37,7 @@ from metastudio_provider.hooks.metastudio import MetaStudioHook
 from metastudio_provider.submission import finalize_job, submitted_since_update
 from metastudio_provider.update_targets import sealed_targets
 from metastudio_provider.url_vault import ensure_sealing_available
+from metastudio_remediation.media_repair.remediation import remediate_with_repairs
 from metastudio_remediation.planning import upload_tasks
 from metastudio_remediation.uploads import check_sources, upload_parts
 
@@ -76,6 +77,12 @@ def remediate_job(
     Kept as one function (just over 60 lines): the Update/upload loop and its resume rules read best together.
     """
     ensure_sealing_available()  # an Update invalidates the old URLs: never send one we could not keep
+    if job.get("repairs"):  # media repair (issue 19): repair into a private work area, send that, delete it
+        return remediate_with_repairs(
+            job,
+            checkpoint,
+            lambda repaired: remediate_job(hook, repaired, checkpoint, concurrency=concurrency, stop=stop),
+        )
     job_id = job["job_id"]
     outcome: dict[str, Any] = {"job_id": job_id, "ok": False, "updates": 0, "uploads": [], "commands": []}
     notes: list[str] = []

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from metastudio_provider.escaping import log_line
+from metastudio_remediation.media_repair.reporting import annotate_row
 
 
 def build_report(
@@ -114,6 +115,7 @@ def _apply_outcomes(rows, files, fail, outcomes, reviews) -> None:
             fail(job_id, outcome["error"], **where)
         elif row["status"] != "failed":
             row.update(status="failed", detail=f"not every file was accepted{note}")
+        annotate_row(row, outcome)  # media repair (issue 19): what was repaired, before and after, SHA-256
     for row in rows.values():
         if row["status"] == "pending":
             row.update(status="failed", detail="its task produced no result")

@@ -168,6 +168,119 @@ def make_video(
     return target
 
 
+def make_recording(
+    path: str | os.PathLike[str],
+    *,
+    width: int = 1920,
+    height: int = 1080,
+    seconds: float = 630,
+    fps: int | Fraction = 1,
+    rotation: int = 0,
+    container: str = "mov",
+    keyframe_seconds: float = 2,
+    audio: bool = True,
+    video: bool = True,
+    beeps: tuple[int, ...] = (),
+    bit_rate: int | None = None,
+) -> Path:
+    """A camera-like recording: H.264 video with a keyframe every ``keyframe_seconds`` and AAC sound.
+
+    What the repair tests and the demo need beyond :func:`make_video`: a QuickTime ``.mov``
+    (``container="mov"``, the ``qt`` brand a phone writes), an MP4 or a Matroska ``mkv``, a sound track (8 kHz mono
+    AAC: silence, with a 0.1-second 1 kHz beep at each second in ``beeps``, where the picture
+    is white for that one frame, so a test can check that sound and picture stay in sync), and
+    keyframes as a camera places them. ``video=False`` makes a sound-only file. ``bit_rate``
+    (bits per second) encodes at that constant rate, stuffing filler data, so a benchmark gets
+    camera-sized packets from a still picture.
+    """
+    import av  # development dependency; see the module docstring
+
+    if rotation % 90:
+        raise ValueError(f"rotation must be a multiple of 90 degrees, got {rotation}")
+    formats = {"mov": "mov", "mp4": "mp4", "mkv": "matroska"}
+    if container not in formats:
+        raise ValueError(f"container must be mov, mp4 or mkv, got {container!r}")
+    rate = Fraction(fps)
+    target = Path(path)
+    with av.open(str(target), "w", format=formats[container]) as out:
+        pictures = _Pictures(out, width, height, rate, rotation, keyframe_seconds, beeps, bit_rate) if video else None
+        sound = _Beeps(out, beeps) if audio else None
+        for second in range(math.ceil(seconds)):  # one second at a time, so the muxer interleaves
+            until = min(seconds, second + 1)
+            for track in (pictures, sound):
+                if track is not None:
+                    out.mux(track.encode_until(until))
+        for track in (pictures, sound):
+            if track is not None:
+                out.mux(track.stream.encode(None))
+    return target
+
+
+class _Pictures:
+    """The still studio picture, white for the one frame at each beep."""
+
+    def __init__(
+        self, out: Any, width: int, height: int, rate: Fraction, rotation: int, gop_s: float, beeps: Any, bits: Any
+    ) -> None:
+        self.stream = out.add_stream("libx264", rate=rate)
+        self.stream.width, self.stream.height, self.stream.pix_fmt = width, height, "yuv420p"
+        gop = max(1, round(gop_s * rate))
+        options = {"preset": "ultrafast", "tune": "stillimage", "crf": "28", "g": str(gop), "bf": "0"}
+        if bits:  # constant bit rate with filler data (x264's nal-hrd=cbr)
+            self.stream.bit_rate = bits
+            del options["crf"]
+            options.update({"x264-params": "nal-hrd=cbr", "maxrate": str(bits), "minrate": str(bits)})
+            options["bufsize"] = str(bits // 2)
+        self.stream.options = options
+        if rotation % 360:
+            self.stream.set_display_rotation(-rotation)
+        self.still = _frame(_studio_frame(width, height), width, height).reformat(format="yuv420p")
+        self.white = _frame(b"\xff" * (width * height * 3), width, height).reformat(format="yuv420p")
+        self.rate, self.marks, self.index = rate, {round(second * rate) for second in beeps}, 0
+
+    def encode_until(self, seconds: float) -> list[Any]:
+        packets = []
+        while self.index < round(seconds * self.rate):
+            frame = self.white if self.index in self.marks else self.still
+            frame.pts, frame.time_base = self.index, 1 / self.rate
+            packets += self.stream.encode(frame)
+            self.index += 1
+        return packets
+
+
+class _Beeps:
+    """8 kHz mono AAC: silence with a 0.1 s 1 kHz tone at each second in ``beeps``."""
+
+    RATE, SIZE = 8000, 1024
+
+    def __init__(self, out: Any, beeps: Any) -> None:
+        import array
+
+        self.stream = out.add_stream("aac", rate=self.RATE, layout="mono")
+        self.starts = {round(second * self.RATE) for second in beeps}
+        self.tone = array.array(
+            "f", (0.5 * math.sin(2 * math.pi * 1000 * n / self.RATE) for n in range(self.RATE // 10))
+        )
+        self.silence = array.array("f", bytes(4 * self.SIZE))
+        self.offset = 0
+
+    def encode_until(self, seconds: float) -> list[Any]:
+        import av
+
+        packets = []
+        while self.offset < round(seconds * self.RATE):
+            samples = self.silence[:]
+            for start in self.starts:
+                for n in range(max(start, self.offset), min(start + len(self.tone), self.offset + self.SIZE)):
+                    samples[n - self.offset] = self.tone[n - start]
+            frame = av.AudioFrame(format="fltp", layout="mono", samples=self.SIZE)
+            frame.planes[0].update(samples.tobytes())
+            frame.sample_rate, frame.pts, frame.time_base = self.RATE, self.offset, Fraction(1, self.RATE)
+            packets += self.stream.encode(frame)
+            self.offset += self.SIZE
+        return packets
+
+
 # --- images, PDF and audio ----------------------------------------------------------------------
 
 

@@ -65,6 +65,7 @@ EXTENSION_FORMATS: dict[str, str] = {
     ".mp4": "mp4",
     ".m4v": "mp4",
     ".mov": "mov",
+    ".mkv": "matroska",
     ".jpg": "jpeg",
     ".jpeg": "jpeg",
     ".png": "png",
@@ -77,6 +78,7 @@ EXTENSION_FORMATS: dict[str, str] = {
 FORMAT_LABELS = {
     "mp4": "MP4",
     "mov": "QuickTime MOV",
+    "matroska": "Matroska",
     "jpeg": "JPEG",
     "png": "PNG",
     "pdf": "PDF",
@@ -252,7 +254,7 @@ class _Reader:
 
 
 def sniff(head: bytes) -> str | None:
-    """Format of a file from its first bytes: mp4, mov, jpeg, png, pdf, zip, webp, gif, wav or None."""
+    """Format of a file from its first bytes: mp4, mov, matroska, jpeg, png, pdf, zip, webp, gif, wav or None."""
     if head[4:8] == b"ftyp":
         return "mov" if head[8:12] == b"qt  " else "mp4"
     if head.startswith(b"\xff\xd8\xff"):
@@ -267,6 +269,8 @@ def sniff(head: bytes) -> str | None:
         return "webp" if head[8:12] == b"WEBP" else "wav"
     if head.startswith((b"GIF87a", b"GIF89a")):
         return "gif"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):  # EBML: Matroska (.mkv) and WebM
+        return "matroska"
     return None
 
 
@@ -302,6 +306,10 @@ class _Check:
             accepted = " or ".join([", ".join(labels[:-1]), labels[-1]] if len(labels) > 1 else labels)
             measured = FORMAT_LABELS.get(found or "", "an unknown format")
             self.add(rule, f"{measured}; MetaStudio accepts {accepted} for {self.kind}", measured)
+            if found == "mov" and self.kind in VIDEO_KINDS:
+                # A QuickTime movie has the same boxes as an MP4: measure it, so every rule it breaks
+                # is reported at once (and a remux can tell whether it would be enough).
+                self._video()
             return
         try:
             {"mp4": self._video, "jpeg": self._jpeg, "png": self._png, "pdf": self._pdf, "zip": self._audio}[found]()
@@ -321,7 +329,7 @@ class _Check:
     # MP4 ----------------------------------------------------------------------------------------
 
     def _video(self) -> None:
-        self.facts["container"] = "mp4"
+        self.facts["container"] = self.facts["format"]
         self.facts["brand"] = self.head[8:12].decode("latin-1")
         moov = self._find_moov()
         if moov is None:
