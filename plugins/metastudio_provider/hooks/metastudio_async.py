@@ -171,23 +171,16 @@ class MetaStudioAsyncHook(BaseHook):
         credentials = iam_credentials(config)
         url = credentials.token_url
         body = json.dumps(credentials.token_request_body()).encode()
-        deadline = Deadline(policy.retry.deadline)
-
-        async def attempt() -> Reply:
-            seconds = deadline.request_limit(policy, operation, url)
-            reply = await send_async.send(
-                session,
-                "POST",
-                url,
-                operation=operation,
-                policy=policy,
-                seconds=seconds,
-                headers=IAM_HEADERS,
-                body=body,
-            )
-            return check_reply(reply, operation=operation, redactor=policy.redactor)
-
-        reply = await call_with_retries(attempt, policy=policy.retry, description="IAM token request", logger=self.log)
+        reply = await send_async.post_checked(
+            session,
+            url,
+            operation=operation,
+            policy=policy,
+            headers=IAM_HEADERS,
+            body=body,
+            description="IAM token request",
+            logger=self.log,
+        )
         token, expires_at = token_from_reply(reply, datetime.now(timezone.utc))
         await amask_secret(token)
         policy.redactor.add(token)

@@ -9,16 +9,20 @@ is passed per request.
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
 from collections.abc import Mapping
 
 import aiohttp
 import yarl
 
+from metastudio_provider.hooks.retry import call_with_retries
 from metastudio_provider.hooks.transport import (
     READ_CHUNK,
+    Deadline,
     Reply,
     TransportPolicy,
+    check_reply,
     environment_proxy,
     reply_headers,
     timed_out,
@@ -65,6 +69,30 @@ async def send(
         raise transport_failure(
             exc, url, operation, policy.redactor, connect_failed=isinstance(exc, aiohttp.ClientConnectorError)
         ) from None
+
+
+async def post_checked(
+    session: aiohttp.ClientSession,
+    url: str,
+    *,
+    operation: str,
+    policy: TransportPolicy,
+    headers: Mapping[str, str],
+    body: bytes,
+    description: str,
+    logger: logging.Logger,
+) -> Reply:
+    """POST ``body`` with the policy's retries, all under one deadline; the checked 2xx reply (IAM token, alert)."""
+    deadline = Deadline(policy.retry.deadline)
+
+    async def attempt() -> Reply:
+        seconds = deadline.request_limit(policy, operation, url)
+        reply = await send(
+            session, "POST", url, operation=operation, policy=policy, seconds=seconds, headers=headers, body=body
+        )
+        return check_reply(reply, operation=operation, redactor=policy.redactor)
+
+    return await call_with_retries(attempt, policy=policy.retry, description=description, logger=logger)
 
 
 async def _exchange(

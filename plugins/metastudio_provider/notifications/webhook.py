@@ -23,7 +23,7 @@ from metastudio_provider.escaping import slack_mrkdwn
 from metastudio_provider.exceptions import MetaStudioConfigError, error_record
 from metastudio_provider.hooks import send_async, send_sync
 from metastudio_provider.hooks.connection_config import parse_verify
-from metastudio_provider.hooks.retry import RetryPolicy, call_with_retries
+from metastudio_provider.hooks.retry import RetryPolicy
 from metastudio_provider.hooks.transport import USER_AGENT, Deadline, Reply, TransportPolicy, check_reply
 from metastudio_provider.redaction import Redactor, install_urllib3_scrubber, scrub_text
 
@@ -122,24 +122,17 @@ class MetaStudioAlertNotifier(BaseNotifier):
         url, headers = _webhook_target(conn, self.endpoint)
         policy = self._transport_policy(conn, url)
         body = json.dumps(payload).encode()
-        deadline = Deadline(policy.retry.deadline)
         async with send_async.new_session(policy) as session:
-
-            async def attempt() -> Reply:
-                seconds = deadline.request_limit(policy, OPERATION, url)
-                reply = await send_async.send(
-                    session,
-                    "POST",
-                    url,
-                    operation=OPERATION,
-                    policy=policy,
-                    seconds=seconds,
-                    headers=headers,
-                    body=body,
-                )
-                return check_reply(reply, operation=OPERATION, redactor=policy.redactor)
-
-            await call_with_retries(attempt, policy=policy.retry, description=self._description(url), logger=self.log)
+            await send_async.post_checked(
+                session,
+                url,
+                operation=OPERATION,
+                policy=policy,
+                headers=headers,
+                body=body,
+                description=self._description(url),
+                logger=self.log,
+            )
         self._log_sent(payload, url)
 
     def _transport_policy(self, conn: Any, url: str) -> TransportPolicy:
