@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 from metastudio_provider import mp4, zip_directory
 from metastudio_provider.redaction import redact_url, scrub_text
-from metastudio_provider.sources import file_size
+from metastudio_provider.sources import file_size, is_object_storage
 
 if TYPE_CHECKING:
     from metastudio_provider.hooks.upload import OpenableSource
@@ -186,17 +186,17 @@ def display_name(source: str | os.PathLike[str] | OpenableSource) -> str:
     """The base name of a path or URI, without a query string or credentials."""
     if isinstance(source, (str, os.PathLike)):
         text = os.fspath(source)
-        path = urlsplit(text).path if "://" in text else text
+        path = urlsplit(text).path if is_object_storage(text) else text
     else:
         path = str(getattr(source, "path", None) or getattr(source, "name", None) or type(source).__name__)
-        path = urlsplit(path).path if "://" in path else path
+        path = urlsplit(path).path if is_object_storage(path) else path
     return os.path.basename(path.rstrip("/")) or path
 
 
 def _location(source: str | os.PathLike[str] | OpenableSource) -> str:
     """Where the source is, for an error message: a path, or a URI without query string or user info."""
     text = os.fspath(source) if isinstance(source, (str, os.PathLike)) else str(source)
-    return redact_url(text) if "://" in text else scrub_text(text)
+    return redact_url(text) if is_object_storage(text) else scrub_text(text)
 
 
 # --- reading --------------------------------------------------------------------------------------
@@ -206,7 +206,7 @@ def _open(source: str | os.PathLike[str] | OpenableSource) -> IO[bytes]:
     """Open for reading; raises OSError (also for an object-storage URI whose scheme is unknown)."""
     if isinstance(source, str) and source.startswith("file://"):
         source = urlsplit(source).path
-    if isinstance(source, (str, os.PathLike)) and "://" not in os.fspath(source):
+    if isinstance(source, (str, os.PathLike)) and not is_object_storage(os.fspath(source)):
         return open(source, "rb")  # the caller's with-block closes it
     try:
         if isinstance(source, (str, os.PathLike)):

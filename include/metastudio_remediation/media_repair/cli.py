@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from metastudio_provider.media import KIND_FORMATS, AssetSourceError, Inspection, inspect_asset
+from metastudio_provider.redaction import redact_url
+from metastudio_provider.sources import is_object_storage
 from metastudio_remediation.media_repair import rules
 from metastudio_remediation.media_repair.errors import RepairRefused
 from metastudio_remediation.media_repair.progress import ProgressBar, ProgressLines
@@ -175,7 +177,7 @@ def parse_duration(text: str) -> float:
 
 def _shown(source: str) -> str:
     """A source as printed: a URL without its query string (a presigned URL's signature is a secret)."""
-    return source.split("?", 1)[0] if "://" in source else source
+    return redact_url(source) if is_object_storage(source) else source
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import IO, Any
 
 from metastudio_provider.media import display_name
+from metastudio_provider.sources import is_object_storage
 
 OBJECT_STORE_BLOCK = 8 * 1024 * 1024  # a ranged request per 8 MiB while streaming a whole video
 HASH_CHUNK = 1024 * 1024
@@ -23,7 +24,8 @@ Source = str | os.PathLike[str]
 
 
 def is_remote(source: Source) -> bool:
-    return "://" in os.fspath(source) and not os.fspath(source).startswith("file://")
+    """Object storage, read through ``ObjectStoragePath``; a ``file://`` URL is a local path to FFmpeg."""
+    return is_object_storage(os.fspath(source)) and not os.fspath(source).startswith("file://")
 
 
 def local_path(source: Source) -> str:

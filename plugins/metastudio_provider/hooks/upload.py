@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import IO, Any, Protocol
 
 from metastudio_provider.exceptions import MetaStudioError
+from metastudio_provider.sources import file_size
 
 UPLOAD_BLOCK_SIZE = 1024 * 1024  # bytes per socket write; 1 MiB keeps loopback near wire speed
 UPLOAD_BUFFERS = 2  # block k is sent and hashed at once while block k-1 finishes hashing
@@ -39,10 +40,7 @@ Source = str | os.PathLike[str] | OpenableSource
 
 def source_size(source: Source) -> int:
     try:
-        if isinstance(source, (str, os.PathLike)):
-            return os.stat(source).st_size
-        stat = source.stat()
-        return int(stat["size"] if isinstance(stat, dict) else stat.st_size)
+        return file_size(source)
     except OSError as exc:
         raise UploadSourceError(f"cannot read upload source {source}: {exc.strerror or exc}") from None
 
