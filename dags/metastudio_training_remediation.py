@@ -31,6 +31,7 @@ from airflow.sdk import (
     task,
 )
 
+from metastudio_provider.models import JOB_ID_SCHEMA_PATTERN
 from metastudio_provider.sensors.training_job import MetaStudioTrainingJobSensor
 from metastudio_remediation.human import FIELDS_PARAM, OPTIONS, fields_param_schema
 from metastudio_remediation.xcom import PLAN_KEY, failures_recorded
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
 CONN_ID = "metastudio_default"
 ALERT_CONN_ID = "metastudio_alerts"
 POOL = "metastudio_api"
-JOB_ID_PATTERN = "^[A-Za-z0-9_-]{1,64}$"
 # How often to check a resubmitted job's review; an environment setting so demos and tests can poll faster.
 REVIEW_POLL_SECONDS = float(os.environ.get("METASTUDIO_REVIEW_POLL_SECONDS", "60"))
 # Task retries are for lost workers and transient trouble beyond the hook's own retries; a
@@ -85,7 +85,7 @@ FAIL_FAST_ON_BAD_INPUT = ExceptionRetryPolicy(
         "job_ids": Param(
             [],
             type="array",
-            items={"type": "string", "pattern": JOB_ID_PATTERN},
+            items={"type": "string", "pattern": JOB_ID_SCHEMA_PATTERN},
             uniqueItems=True,
             title="Job ids",
             description="Fix only these jobs. Empty: every job in a verify-failed state.",

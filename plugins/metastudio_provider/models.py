@@ -19,6 +19,9 @@ from metastudio_provider.redaction import redact_url
 # the whole string, so a trailing newline (which ``$`` accepts) or a '|' never passes.
 JOB_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 JOB_ID_RULE_TEXT = "a job id is 1-64 letters, digits, '-' or '_'"
+# The same rule for JSON Schema (DAG params), whose ``pattern`` is searched: anchored at both ends,
+# and ``(?!\n)`` because ``$`` also matches before a final newline (Python and JavaScript alike).
+JOB_ID_SCHEMA_PATTERN = rf"^{JOB_ID_PATTERN.pattern}(?!\n)$"
 
 
 def is_job_id(value: Any) -> bool:

@@ -110,8 +110,12 @@ def test_trigger_params_are_validated(dagbag) -> None:
         "wait_for_review": False,
         "ask_a_person": False,
     }
+    valid = ParamsDict(params)
+    valid["job_ids"] = ["a009-job_1"]
     for name, bad in [
         ("job_ids", ["../etc"]),
+        ("job_ids", ["abc\n"]),  # '$' alone would accept a trailing newline
+        ("job_ids", ["a|b"]),
         ("job_ids", "abc"),
         ("max_jobs", 0),
         ("max_jobs", "ten"),
