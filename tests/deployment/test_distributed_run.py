@@ -486,7 +486,8 @@ def test_the_run_fails_only_because_of_the_refused_job(distributed_run: Distribu
         {
             ("find_failed_jobs", "success"): 1,
             ("plan", "success"): 1,
-            ("remediate_job", "success"): 4,  # errors are data: the refused update is a result, not a failure
+            ("remediate_job", "success"): 3,
+            ("remediate_job", "failed"): 1,  # the refused update fails its own instance (not retried)
             ("review_requests", "success"): 1,
             ("wait_for_review", "success"): 3,  # deferred to the triggerer, resumed on a worker
             ("person_requests", "success"): 1,  # ask_a_person is off: nothing to ask
@@ -498,6 +499,8 @@ def test_the_run_fails_only_because_of_the_refused_job(distributed_run: Distribu
     )
     jobs = [ti for ti in task_instances(distributed_run) if ti["task_id"] == "remediate_job"]
     assert sorted(ti["map_index"] for ti in jobs) == [0, 1, 2, 3]
+    refused = [ti for ti in jobs if ti["state"] == "failed"]
+    assert [(ti["rendered_map_index"], ti["try_number"]) for ti in refused] == [(f"{FLEXUS}: id_card_back", 1)]
     assert sorted(ti["rendered_map_index"] for ti in jobs) == [  # one task per job, named after its files
         f"{ANCHOR}: training_video (3 parts)",
         f"{HOST}: id_card_back, id_card_front",  # in the order of the manifest, as written
