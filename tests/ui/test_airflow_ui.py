@@ -16,6 +16,7 @@ from urllib.parse import quote, urljoin
 
 import pytest
 
+from metastudio_provider.get_provider_info import get_provider_info
 from tests.reliability.harness import AK, DAG_ID, FIXABLE, FLEXUS, PROJECT_ID, SK, calls
 from tests.ui.stack import UiStack
 
@@ -91,19 +92,13 @@ def test_connection_form_offers_metastudio_fields_and_saves_a_usable_connection(
     dialog.get_by_label("Access key (AK)").fill(AK)
     dialog.get_by_label("Secret key (SK) or IAM password").fill(SK)
 
-    # The extra fields: every key the hook accepts, with its label and description.
+    # The extra fields: every key the hook accepts, with its label and description, as the provider
+    # describes them (the one description the hook's validation is built from too).
     dialog.get_by_text("Extra Fields", exact=True).click()
-    for name, description in (
-        ("Project ID", "MetaStudio project id (required)."),
-        ("Auth method", "'aksk' signs requests with AK/SK (default); 'token' uses an IAM password token."),
-        ("IAM endpoint", "Token auth only, e.g. https://iam.cn-north-4.myhuaweicloud.com."),
-        ("Connect timeout (s)", "Default 10."),
-        ("Read timeout (s)", "Default 60."),
-        ("Retry limit", "Retries after the first attempt (default 5)."),
-        ("Verify TLS", "true (default), false, or a CA bundle path."),
-    ):
-        expect(label(dialog, name)).to_be_visible()
-        expect(dialog.get_by_text(description, exact=True)).to_be_visible()
+    fields = get_provider_info()["connection-types"][0]["conn-fields"]
+    for field in fields.values():
+        expect(label(dialog, field["label"])).to_be_visible()
+        expect(dialog.get_by_text(field["description"], exact=True).first).to_be_visible()
     save = dialog.get_by_role("button", name="Save")
     expect(dialog.get_by_text("This field is required")).to_be_visible()  # the project id
     expect(save).to_be_disabled()
